@@ -1,0 +1,58 @@
+"""The deposit refund portal: the application factory."""
+import os
+import secrets
+
+from flask import Flask
+
+from portal.settings import DEFAULTS, from_environment
+
+
+def create_app(test_config=None):
+    """Create and configure the portal; ``test_config`` overrides everything else."""
+    app = Flask(__name__, instance_relative_config=True, template_folder="../templates",
+                static_folder="../static")
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(DEFAULTS)
+    app.config.update(from_environment(os.environ))
+    app.config.setdefault("DATABASE_URL", None)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "portal.sqlite3")
+    if not app.config.get("UPLOAD_DIR"):
+        app.config["UPLOAD_DIR"] = os.path.join(app.instance_path, "uploads")
+    if test_config is not None:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+
+    from portal import db, web
+
+    db.init_app(app)
+    web.init_app(app)
+
+    from portal import auth, deposit, payee, refunds, site
+
+    for module in (site, auth, deposit, payee, refunds):
+        app.register_blueprint(module.bp)
+
+    from portal import cli
+
+    cli.init_app(app)
+    return app
+
+
+def _instance_secret(instance_path):
+    """The secret key kept under ``instance/``: made once, on first start, readable by us only."""
+    path = os.path.join(instance_path, "secret_key")
+    try:
+        # O_EXCL: of several workers starting at once exactly one writes the key; the rest read it.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path, encoding="ascii") as existing:
+            key = existing.read().strip()
+        if key:
+            return key
+        raise RuntimeError(f"{path} is empty: delete it and start again") from None
+    with os.fdopen(descriptor, "w", encoding="ascii") as new:
+        key = secrets.token_hex(32)
+        new.write(key)
+    return key

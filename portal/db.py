@@ -1,0 +1,110 @@
+"""The database handle, the base model, connection handling and the schema commands.
+
+The URL in ``DATABASE_URL`` decides SQLite or PostgreSQL; everything else in the app talks to
+``db``, a proxy bound when the app is created.
+"""
+import contextlib
+import datetime
+import os
+
+import click
+from peewee import DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
+from playhouse import migrations
+from playhouse.db_url import connect
+
+db = DatabaseProxy()
+
+MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
+
+# WAL lets readers go on while one writer writes; the busy timeout makes a second writer wait
+# for the lock instead of failing at once (SQLite has one writer at a time).
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "synchronous": "normal",
+}
+
+
+def utcnow():
+    """Now as a naive UTC datetime: how every timestamp is stored."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+class BaseModel(Model):
+    """Every table of the portal."""
+
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+def open_database(url):
+    """Make a peewee database for a URL, with the pragmas SQLite needs."""
+    if url.startswith("sqlite"):
+        database = connect(url, pragmas=SQLITE_PRAGMAS, timeout=10)
+    else:
+        database = connect(url)
+    database.autorollback = False
+    return database
+
+
+def is_sqlite():
+    """True when the bound database is SQLite."""
+    return isinstance(db.obj, SqliteDatabase)
+
+
+def is_postgres():
+    """True when the bound database is PostgreSQL."""
+    return isinstance(db.obj, PostgresqlDatabase)
+
+
+def write_transaction():
+    """A transaction that will write after reading.
+
+    SQLite has no ``SELECT ... FOR UPDATE``: ``BEGIN IMMEDIATE`` takes the write lock up front so a
+    read-then-write cannot be overtaken by another writer. PostgreSQL callers lock rows instead.
+    """
+    if is_sqlite():
+        return db.atomic("IMMEDIATE")
+    return db.atomic()
+
+
+def lock_for_update(query):
+    """Add ``FOR UPDATE`` where the database has it (SQLite is already locked by IMMEDIATE)."""
+    if is_postgres():
+        return query.for_update()
+    return query
+
+
+def migrate():
+    """Apply every pending migration; returns the names applied."""
+    return migrations.run(db.obj, directory=MIGRATIONS_DIR)
+
+
+def init_app(app):
+    """Bind the database to the app: connect per request, close in teardown, add the commands."""
+    db.initialize(open_database(app.config["DATABASE_URL"]))
+
+    @app.before_request
+    def _connect():
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not db.is_closed():
+            # A request that failed half-way must not leave a transaction open on the connection.
+            with contextlib.suppress(Exception):
+                if db.in_transaction():
+                    db.rollback()
+            db.close()
+
+    app.cli.add_command(init_db_command)
+
+
+@click.command("init-db")
+def init_db_command():
+    """Create or upgrade the schema (safe to run again: applied migrations are skipped)."""
+    with db.connection_context():
+        applied = migrate()
+    click.echo(f"Database ready ({len(applied)} migration(s) applied).")

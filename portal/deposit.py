@@ -1,0 +1,62 @@
+"""The seller's deposit page: the figures, what blocks a refund, and the ledger."""
+from flask import Blueprint, current_app, flash, request, url_for
+from flask_babel import gettext as _
+
+from portal import eligibility, htmx, refunding
+from portal.db import write_transaction
+from portal.forms import EmptyForm
+from portal.models import Arrear, CategoryRequirement, Dispute, LedgerEntry, Shop, Violation, deposit_figures
+from portal.web import require_seller, signed_in_only
+
+bp = Blueprint("deposit", __name__, url_prefix="/deposit")
+
+
+def ledger_page(shop_id):
+    """The ledger page asked for by ``?before=<id>``: its entries and the cursor of the next page."""
+    size = current_app.config["LEDGER_PAGE_SIZE"]
+    before = request.args.get("before", type=int)
+    # One row more than a page tells whether an older page exists, without counting.
+    rows = list(LedgerEntry.page_for(shop_id, before, size + 1))
+    next_before = rows[size - 1].id if len(rows) > size else None
+    return rows[:size], next_before
+
+
+@bp.get("")
+def show_deposit():
+    """Paid in, deducted, frozen, held, required, refundable, the blockers and the ledger."""
+    shop_id = require_seller()
+    shop = Shop.get_by_id(shop_id)
+    entries, next_before = ledger_page(shop_id)
+    context = {"shop": shop, "entries": entries, "next_before": next_before}
+    if htmx.is_fragment_request() and request.args.get("before"):
+        # "Older entries" appends one page of rows; nothing else on the page changes.
+        return htmx.render("deposit/show.html", "ledger_rows", **context)
+    figures = deposit_figures(shop)
+    policy = refunding.policy_from(current_app.config)
+    facts = refunding.shop_facts(shop, figures=figures)
+    context.update(
+        figures=figures,
+        categories=list(CategoryRequirement.select().where(CategoryRequirement.shop == shop_id)
+                        .order_by(CategoryRequirement.required_fen.desc())),
+        checks=eligibility.evaluate(facts, eligibility.SURPLUS, policy),
+        violations=list(Violation.open_for(shop_id)),
+        disputes=list(Dispute.open_for(shop_id)),
+        arrears=list(Arrear.open_for(shop_id)),
+        active=refunding.active_request(shop_id),
+        policy=policy,
+        notice_form=EmptyForm(),
+    )
+    return htmx.render("deposit/show.html", **context)
+
+
+@bp.post("/exit-notice")
+def give_exit_notice():
+    """Start the exit notice period that a full exit needs."""
+    shop_id = require_seller()
+    with write_transaction():
+        refunding.give_exit_notice(shop_id)
+    flash(_("Exit notice recorded. You can apply for a full exit once the notice period ends."))
+    return htmx.see_other(url_for("deposit.show_deposit") + "#exit-notice")
+
+
+bp.before_request(signed_in_only)

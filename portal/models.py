@@ -1,0 +1,302 @@
+"""The portal's tables, and the queries that belong to one table as classmethods."""
+from peewee import (
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+    fn,
+)
+
+from portal import ledger, workflow
+from portal.db import BaseModel, utcnow
+
+SELLER = "seller"
+AGENT = "agent"
+FINANCE = "finance"
+ROLES = (SELLER, AGENT, FINANCE)
+
+
+class Shop(BaseModel):
+    """A seller's shop: its registered entity and the platform facts the pre-checks use.
+
+    Order, after-sales and last-order facts are synced from the platform's order system; the portal
+    only reads them.
+    """
+
+    name = CharField()
+    entity_name = CharField()  # 主体名称: the registered company or person the shop belongs to
+    status = CharField(default="ACTIVE")  # ACTIVE or BANNED
+    banned_at = DateTimeField(null=True)
+    ban_reason = TextField(default="")
+    last_order_at = DateTimeField(null=True)
+    unfinished_orders = IntegerField(default=0)
+    open_after_sales = IntegerField(default=0)
+    exit_notice_at = DateTimeField(null=True)
+    contact_name = CharField(default="")
+    contact_phone = CharField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+    @property
+    def banned(self):
+        """True when the platform has banned the shop."""
+        return self.status == "BANNED"
+
+    def profile_missing(self):
+        """Names of the profile fields support needs but the shop has not filled in."""
+        missing = []
+        if not self.contact_name.strip():
+            missing.append("contact_name")
+        if not self.contact_phone.strip():
+            missing.append("contact_phone")
+        return tuple(missing)
+
+
+class User(BaseModel):
+    """Someone who signs in: a seller (with a shop), a support agent or a finance officer."""
+
+    username = CharField(unique=True)
+    password_hash = CharField()
+    role = CharField(default=SELLER)
+    display_name = CharField(default="")
+    shop = ForeignKeyField(Shop, null=True, backref="users", on_delete="RESTRICT")
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+
+    # Flask-Login's user protocol.
+    is_anonymous = False
+
+    @property
+    def is_authenticated(self):
+        """Flask-Login: a loaded user is signed in."""
+        return True
+
+    @property
+    def is_active(self):
+        """Flask-Login: a deactivated account cannot sign in."""
+        return self.active
+
+    def get_id(self):
+        """Flask-Login: the id kept in the session."""
+        return str(self.id)
+
+    @property
+    def is_staff(self):
+        """Support agents and finance officers use the desk."""
+        return self.role in (AGENT, FINANCE)
+
+
+class LoginAttempt(BaseModel):
+    """One sign-in attempt, kept to throttle guessing per account and per address."""
+
+    username = CharField(index=True)
+    address = CharField(index=True)
+    succeeded = BooleanField()
+    created_at = DateTimeField(default=utcnow, index=True)
+
+
+class CategoryRequirement(BaseModel):
+    """The deposit one business category requires of a shop."""
+
+    shop = ForeignKeyField(Shop, backref="categories", on_delete="CASCADE")
+    code = CharField()
+    name_zh = CharField()
+    name_en = CharField()
+    required_fen = IntegerField()
+
+    class Meta:
+        indexes = ((("shop", "code"), True),)
+
+
+class Violation(BaseModel):
+    """A rule violation found against a shop; an open one blocks refunds."""
+
+    shop = ForeignKeyField(Shop, backref="violations", on_delete="CASCADE")
+    code = CharField()
+    description = TextField()
+    status = CharField(default="OPEN")  # OPEN, CLOSED
+    opened_at = DateTimeField(default=utcnow)
+    closed_at = DateTimeField(null=True)
+
+    @classmethod
+    def open_for(cls, shop_id):
+        """Open violations of a shop, newest first."""
+        return cls.select().where((cls.shop == shop_id) & (cls.status == "OPEN")).order_by(cls.id.desc())
+
+
+class Dispute(BaseModel):
+    """A trade dispute with a buyer; open ones block refunds until resolved."""
+
+    shop = ForeignKeyField(Shop, backref="disputes", on_delete="CASCADE")
+    order_number = CharField()
+    complaint = TextField()
+    status = CharField(default="NEGOTIATING")  # NEGOTIATING, PLATFORM_REVIEW, RESOLVED
+    outcome = TextField(default="")
+    opened_at = DateTimeField(default=utcnow)
+    resolved_at = DateTimeField(null=True)
+
+    OPEN_STATES = ("NEGOTIATING", "PLATFORM_REVIEW")
+
+    @classmethod
+    def open_for(cls, shop_id):
+        """Open disputes of a shop, newest first."""
+        return (cls.select()
+                .where((cls.shop == shop_id) & (cls.status.in_(cls.OPEN_STATES)))
+                .order_by(cls.id.desc()))
+
+
+class Arrear(BaseModel):
+    """Money the shop owes the platform (fees, compensation not covered by the deposit)."""
+
+    shop = ForeignKeyField(Shop, backref="arrears", on_delete="CASCADE")
+    amount_fen = IntegerField()
+    reason = TextField()
+    status = CharField(default="OPEN")  # OPEN, SETTLED
+    created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def open_for(cls, shop_id):
+        """Unsettled arrears of a shop."""
+        return cls.select().where((cls.shop == shop_id) & (cls.status == "OPEN")).order_by(cls.id.desc())
+
+
+class PayeeAccount(BaseModel):
+    """Where a shop's refunds are paid (收款信息): one per shop, replaced on change."""
+
+    shop = ForeignKeyField(Shop, backref="payee_accounts", unique=True, on_delete="CASCADE")
+    holder_name = CharField()
+    account_type = CharField()  # CORPORATE or PERSONAL
+    bank_name = CharField()
+    account_number = CharField()
+    updated_at = DateTimeField(default=utcnow)
+
+    @property
+    def masked_number(self):
+        """The account number as shown: only the last four digits."""
+        digits = self.account_number
+        return "•••• " + digits[-4:] if len(digits) > 4 else "••••"
+
+
+class PayeeChange(BaseModel):
+    """A record of each change to the payee details, for the recently-changed warning and audit."""
+
+    shop = ForeignKeyField(Shop, backref="payee_changes", on_delete="CASCADE")
+    changed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    changed_at = DateTimeField(default=utcnow, index=True)
+    summary = TextField()  # what changed, with account numbers masked
+
+    @classmethod
+    def latest_at(cls, shop_id):
+        """When the shop's payee details last changed (None if never)."""
+        return cls.select(fn.MAX(cls.changed_at)).where(cls.shop == shop_id).scalar()
+
+
+class RefundRequest(BaseModel):
+    """A seller's request to get (part of) the deposit back."""
+
+    shop = ForeignKeyField(Shop, backref="refund_requests", on_delete="RESTRICT")
+    kind = CharField()  # FULL_EXIT or SURPLUS
+    requested_fen = IntegerField()
+    approved_fen = IntegerField(null=True)
+    state = CharField()
+    idempotency_key = CharField()
+    note = TextField(default="")
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    state_changed_at = DateTimeField(default=utcnow)
+    review_starts_at = DateTimeField(null=True)  # end of the waiting period for a full exit
+    resubmission_of = ForeignKeyField("self", null=True, backref="resubmissions", on_delete="SET NULL")
+    assigned_to = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    version = IntegerField(default=1)  # bumped by every transition; the live poll compares it
+
+    class Meta:
+        indexes = ((("shop", "idempotency_key"), True),)
+
+    @classmethod
+    def for_shop(cls, shop_id):
+        """A shop's requests, newest first."""
+        return cls.select().where(cls.shop == shop_id).order_by(cls.id.desc())
+
+
+# At most one request per shop that is not final, enforced by the database itself (a partial unique
+# index, which SQLite and PostgreSQL both have), so no race in the app can create a second one.
+RefundRequest.add_index(
+    RefundRequest.index(RefundRequest.shop, unique=True, name="refund_request_one_open_per_shop")
+    .where(RefundRequest.state.not_in(workflow.TERMINAL_STATES)))
+
+
+class RefundEvent(BaseModel):
+    """One transition of a refund request: the timeline and the audit trail are built from these."""
+
+    request = ForeignKeyField(RefundRequest, backref="events", on_delete="CASCADE")
+    actor = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    actor_role = CharField()  # seller, agent, finance, system, gateway
+    from_state = CharField(null=True)
+    to_state = CharField()
+    reason_code = CharField(default="")
+    seller_message = TextField(default="")
+    internal_note = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+
+class LedgerEntry(BaseModel):
+    """One append-only entry of a shop's deposit ledger; the figures are derived from these."""
+
+    shop = ForeignKeyField(Shop, backref="ledger_entries", on_delete="RESTRICT")
+    entry_type = CharField()
+    amount_fen = IntegerField()
+    reason = TextField(default="")
+    violation = ForeignKeyField(Violation, null=True, on_delete="RESTRICT")
+    refund_request = ForeignKeyField(RefundRequest, null=True, backref="ledger_entries",
+                                     on_delete="RESTRICT")
+    bank_reference = CharField(null=True)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("shop", "id"), False),)
+
+    @classmethod
+    def totals_for(cls, shop_id):
+        """``{entry_type: total fen}`` for a shop, in one grouped query."""
+        rows = (cls.select(cls.entry_type, fn.SUM(cls.amount_fen).alias("total"))
+                .where(cls.shop == shop_id)
+                .group_by(cls.entry_type)
+                .tuples())
+        return {entry_type: int(total) for entry_type, total in rows}
+
+    @classmethod
+    def page_for(cls, shop_id, before_id=None, size=20):
+        """One page of a shop's ledger, newest first, keyset-paginated by id (no OFFSET)."""
+        query = cls.select().where(cls.shop == shop_id)
+        if before_id is not None:
+            query = query.where(cls.id < before_id)
+        return query.order_by(cls.id.desc()).limit(size)
+
+
+class CalendarOverride(BaseModel):
+    """An operator's correction to the working-day calendar: an extra day off or an extra day on."""
+
+    day = DateField(unique=True)
+    is_workday = BooleanField()
+    note = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def as_mapping(cls):
+        """``{date: is_workday}`` for the working-day calendar."""
+        return dict(cls.select(cls.day, cls.is_workday).tuples())
+
+
+def deposit_figures(shop):
+    """The shop's figures from its ledger and its category requirements (two queries)."""
+    required = ledger.required_from_categories(
+        amount for (amount,) in CategoryRequirement.select(CategoryRequirement.required_fen)
+        .where(CategoryRequirement.shop == shop.id).tuples())
+    return ledger.figures_from_totals(LedgerEntry.totals_for(shop.id), required)
+
+
+MODELS = [Shop, User, LoginAttempt, CategoryRequirement, Violation, Dispute, Arrear, PayeeAccount,
+          PayeeChange, RefundRequest, RefundEvent, LedgerEntry, CalendarOverride]

@@ -1,0 +1,248 @@
+"""Refund requests against the database: gather the facts, submit, and apply transitions.
+
+Every write here happens inside one transaction that first takes the shop's write lock, so the
+amount is checked against what is refundable in the same transaction that writes the hold.
+"""
+from dataclasses import dataclass
+
+from peewee import IntegrityError, fn
+
+from portal import eligibility, ledger, workflow
+from portal.db import db, lock_for_update, utcnow, write_transaction
+from portal.models import (
+    Arrear,
+    Dispute,
+    LedgerEntry,
+    PayeeAccount,
+    PayeeChange,
+    RefundEvent,
+    RefundRequest,
+    Shop,
+    Violation,
+    deposit_figures,
+)
+
+
+class RefundBlocked(Exception):
+    """Submitting was refused by the pre-checks; ``checks`` holds every finding."""
+
+    def __init__(self, checks):
+        super().__init__(", ".join(check.code for check in checks if check.blocking))
+        self.checks = checks
+
+
+class AmountAboveRefundable(Exception):
+    """The amount asked for is more than is refundable at the moment of submitting."""
+
+    def __init__(self, refundable_fen):
+        super().__init__(refundable_fen)
+        self.refundable_fen = refundable_fen
+
+
+class TransitionConflict(Exception):
+    """Someone else moved the request first; ``request`` is its state now."""
+
+    def __init__(self, request):
+        super().__init__(request.state)
+        self.request = request
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The outcome of a submit: the request, and whether this call created it."""
+
+    request: RefundRequest
+    created: bool
+
+
+def policy_from(config):
+    """The pre-check settings out of the app's config mapping."""
+    return eligibility.Policy(
+        quiet_period_days=int(config["QUIET_PERIOD_DAYS"]),
+        exit_notice_days=int(config["EXIT_NOTICE_DAYS"]),
+        payee_recent_days=int(config["PAYEE_RECENT_DAYS"]),
+    )
+
+
+def active_request(shop_id):
+    """The shop's request that is not final yet, or None."""
+    return (RefundRequest.select()
+            .where((RefundRequest.shop == shop_id) & (RefundRequest.state.in_(workflow.OPEN_STATES)))
+            .first())
+
+
+def shop_facts(shop, now=None, figures=None):
+    """Everything the pre-checks need about a shop, read now."""
+    now = now or utcnow()
+    figures = figures or deposit_figures(shop)
+    payee = PayeeAccount.get_or_none(PayeeAccount.shop == shop.id)
+    payee_facts = None
+    if payee is not None:
+        complete = all(part.strip() for part in (payee.holder_name, payee.bank_name, payee.account_number))
+        payee_facts = eligibility.PayeeFacts(payee.holder_name, complete, PayeeChange.latest_at(shop.id))
+    active = active_request(shop.id)
+    arrears = (Arrear.select(fn.COALESCE(fn.SUM(Arrear.amount_fen), 0))
+               .where((Arrear.shop == shop.id) & (Arrear.status == "OPEN")).scalar())
+    return eligibility.ShopFacts(
+        now=now,
+        entity_name=shop.entity_name,
+        figures=figures,
+        banned=shop.banned,
+        open_violations=Violation.open_for(shop.id).count(),
+        arrears_fen=int(arrears or 0),
+        open_disputes=Dispute.open_for(shop.id).count(),
+        unfinished_orders=shop.unfinished_orders,
+        open_after_sales=shop.open_after_sales,
+        last_order_at=shop.last_order_at,
+        exit_notice_at=shop.exit_notice_at,
+        active_request_id=active.id if active else None,
+        payee=payee_facts,
+        profile_missing=shop.profile_missing(),
+    )
+
+
+def _lock_shop(shop_id):
+    """Take the shop's row lock (PostgreSQL); SQLite is already serialised by BEGIN IMMEDIATE."""
+    return lock_for_update(Shop.select().where(Shop.id == shop_id)).get()
+
+
+def submit(shop_id, user, kind, amount_fen, idempotency_key, policy, now=None):
+    """Create a refund request with its hold, or return the one this key already created.
+
+    ``amount_fen`` is ignored for a full exit, which takes everything not frozen or held.
+    Raises ``RefundBlocked`` or ``AmountAboveRefundable``.
+    """
+    now = now or utcnow()
+    try:
+        with write_transaction():
+            shop = _lock_shop(shop_id)
+            existing = RefundRequest.get_or_none(
+                (RefundRequest.shop == shop_id) & (RefundRequest.idempotency_key == idempotency_key))
+            if existing is not None:
+                return Submission(existing, created=False)
+            facts = shop_facts(shop, now)
+            checks = eligibility.evaluate(facts, kind, policy)
+            if eligibility.is_blocked(checks):
+                raise RefundBlocked(checks)
+            refundable = facts.figures.refundable_for(kind)
+            if kind == eligibility.FULL_EXIT:
+                amount_fen = refundable
+            elif amount_fen > refundable:
+                raise AmountAboveRefundable(refundable)
+            request = _create(shop, user, kind, amount_fen, idempotency_key, facts, policy, now)
+            return Submission(request, created=True)
+    except IntegrityError:
+        # Another submission won the race: the same key (a double click or a replay) answers
+        # with the request it created; a different key met the one-open-request index.
+        existing = RefundRequest.get_or_none(
+            (RefundRequest.shop == shop_id) & (RefundRequest.idempotency_key == idempotency_key))
+        if existing is not None:
+            return Submission(existing, created=False)
+        shop = Shop.get_by_id(shop_id)
+        raise RefundBlocked(eligibility.evaluate(shop_facts(shop, now), kind, policy)) from None
+
+
+def _create(shop, user, kind, amount_fen, idempotency_key, facts, policy, now):
+    """Write the request, its SUBMITTED event, its hold, and the system's first step."""
+    review_starts_at = None
+    if kind == eligibility.FULL_EXIT:
+        quiet_end = eligibility.quiet_period_ends(facts, policy)
+        review_starts_at = max(now, quiet_end) if quiet_end else now
+    request = RefundRequest.create(
+        shop=shop.id, kind=kind, requested_fen=amount_fen, state=workflow.SUBMITTED,
+        idempotency_key=idempotency_key, created_by=user.id if user else None, created_at=now,
+        state_changed_at=now, review_starts_at=review_starts_at)
+    RefundEvent.create(request=request.id, actor=user.id if user else None, actor_role=workflow.SELLER,
+                       from_state=None, to_state=workflow.SUBMITTED, created_at=now)
+    LedgerEntry.create(shop=shop.id, entry_type=ledger.REFUND_HOLD, amount_fen=amount_fen,
+                       refund_request=request.id, reason="refund_hold", created_by=user.id if user else None,
+                       created_at=now)
+    # A full exit waits until its quiet period is over; a surplus refund goes straight to review.
+    first_step = workflow.WAITING_PERIOD if kind == eligibility.FULL_EXIT else workflow.UNDER_REVIEW
+    _apply(request, first_step, None, workflow.SYSTEM, now=now)
+    return RefundRequest.get_by_id(request.id)
+
+
+def held_for(request_id):
+    """What the ledger still holds for one request."""
+    totals = dict(LedgerEntry.select(LedgerEntry.entry_type, fn.SUM(LedgerEntry.amount_fen))
+                  .where(LedgerEntry.refund_request == request_id)
+                  .group_by(LedgerEntry.entry_type).tuples())
+    return ledger.figures_from_totals({key: int(value) for key, value in totals.items()}).held
+
+
+def _apply(request, target, user, actor_role, reason_code="", seller_message="", internal_note="",
+           now=None, approved_fen=None, bank_reference=None):
+    """Move a request by a conditional update, append its event and ledger entries.
+
+    Must run inside a transaction. Raises ``TransitionRefused`` or ``TransitionConflict``.
+    """
+    now = now or utcnow()
+    workflow.check(request.state, target, actor_role, reason_code, seller_message)
+    if target == workflow.APPROVED and approved_fen is None:
+        approved_fen = request.requested_fen
+    changes = {RefundRequest.state: target, RefundRequest.state_changed_at: now,
+               RefundRequest.version: RefundRequest.version + 1}
+    if approved_fen is not None:
+        changes[RefundRequest.approved_fen] = approved_fen
+    # UPDATE ... WHERE state = old: of two agents clicking at once exactly one row count is 1.
+    updated = (RefundRequest.update(changes)
+               .where((RefundRequest.id == request.id) & (RefundRequest.state == request.state))
+               .execute())
+    if updated != 1:
+        raise TransitionConflict(RefundRequest.get_by_id(request.id))
+    RefundEvent.create(request=request.id, actor=user.id if user else None, actor_role=actor_role,
+                       from_state=request.state, to_state=target, reason_code=reason_code,
+                       seller_message=seller_message, internal_note=internal_note, created_at=now)
+    held = held_for(request.id)
+    release = 0
+    if workflow.is_final(target) and target != workflow.COMPLETED:
+        release = held
+    elif approved_fen is not None and approved_fen < held:
+        release = held - approved_fen
+    if release > 0:
+        LedgerEntry.create(shop=request.shop_id, entry_type=ledger.REFUND_HOLD_RELEASE, amount_fen=release,
+                           refund_request=request.id, reason=f"refund_{target.lower()}",
+                           created_by=user.id if user else None, created_at=now)
+    if target == workflow.COMPLETED:
+        LedgerEntry.create(shop=request.shop_id, entry_type=ledger.REFUND_PAID, amount_fen=held,
+                           refund_request=request.id, reason="refund_paid", bank_reference=bank_reference,
+                           created_by=user.id if user else None, created_at=now)
+    request.state = target
+    return request
+
+
+def transition(request_id, target, user, actor_role, expected_state=None, **details):
+    """Apply one transition in its own write transaction; returns the updated request.
+
+    ``expected_state`` is the state the actor saw: if the request has moved on since, the caller
+    gets ``TransitionConflict`` (and can show who did what) rather than a confusing refusal.
+    """
+    with write_transaction():
+        request = lock_for_update(RefundRequest.select().where(RefundRequest.id == request_id)).get()
+        if expected_state is not None and request.state != expected_state:
+            raise TransitionConflict(request)
+        _apply(request, target, user, actor_role, **details)
+    return RefundRequest.get_by_id(request_id)
+
+
+def seller_timeline(request_id):
+    """The events a seller may see, oldest first (internal notes are left out by the caller's view)."""
+    return (RefundEvent.select(RefundEvent.id, RefundEvent.from_state, RefundEvent.to_state,
+                               RefundEvent.reason_code, RefundEvent.seller_message, RefundEvent.created_at,
+                               RefundEvent.actor_role)
+            .where(RefundEvent.request == request_id)
+            .order_by(RefundEvent.id))
+
+
+def review_start(request):
+    """When the working-day clock of a request starts: after its waiting period, else on submit."""
+    return request.review_starts_at or request.created_at
+
+
+def give_exit_notice(shop_id, now=None):
+    """Record the shop's exit notice once; giving it again keeps the first date."""
+    now = now or utcnow()
+    with db.atomic():
+        (Shop.update(exit_notice_at=now)
+         .where((Shop.id == shop_id) & (Shop.exit_notice_at.is_null())).execute())

@@ -1,0 +1,68 @@
+"""Settings: their defaults, and how the environment overrides them.
+
+Every period and limit the rules use is a setting here, never a constant in the rules.
+"""
+
+DEFAULTS = {
+    # Sessions live in signed cookies so any number of app processes can serve a user.
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,  # also set per request when it arrives over HTTPS
+    "SESSION_COOKIE_NAME": "portal_session",
+    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    "WTF_CSRF_SSL_STRICT": True,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,  # a body over this answers 413
+    "BABEL_DEFAULT_LOCALE": "zh_CN",
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+    "LANGUAGES": ("zh_CN", "en"),
+    "PROXY_HOPS": 0,  # reverse proxies in front of the app whose X-Forwarded-* headers we trust
+    # Eligibility.
+    "QUIET_PERIOD_DAYS": 90,
+    "EXIT_NOTICE_DAYS": 30,
+    "PAYEE_RECENT_DAYS": 7,
+    # Refund timing, in working days from the start of review.
+    "REFUND_MIN_WORKDAYS": 3,
+    "REFUND_MAX_WORKDAYS": 7,
+    # The largest amount a form accepts at all (a typo guard; the real limit is what is refundable).
+    "MAX_REFUND_FEN": 100_000_000 * 100,
+    # Sign-in throttling: failures allowed in the window, per account and per address.
+    "LOGIN_WINDOW_MINUTES": 15,
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT": 5,
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
+    "LEDGER_PAGE_SIZE": 20,
+}
+
+# Settings that may come from the environment, with the type to read them as.
+_ENVIRONMENT = {
+    "DATABASE_URL": str,
+    "SECRET_KEY": str,
+    "UPLOAD_DIR": str,
+    "SESSION_COOKIE_SECURE": bool,
+    "PROXY_HOPS": int,
+    "QUIET_PERIOD_DAYS": int,
+    "EXIT_NOTICE_DAYS": int,
+    "PAYEE_RECENT_DAYS": int,
+    "REFUND_MIN_WORKDAYS": int,
+    "REFUND_MAX_WORKDAYS": int,
+    "LOGIN_WINDOW_MINUTES": int,
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT": int,
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": int,
+    "MAX_CONTENT_LENGTH": int,
+}
+
+
+def from_environment(environ):
+    """The settings present in ``environ``, converted to their types."""
+    found = {}
+    for name, kind in _ENVIRONMENT.items():
+        raw = environ.get(name)
+        if raw is None or raw == "":
+            continue
+        if kind is bool:
+            found[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+        else:
+            found[name] = kind(raw)
+    return found

@@ -1,0 +1,44 @@
+"""Site-wide pages: the front door, the language switch and the health check."""
+from flask import Blueprint, current_app, make_response, redirect, request, url_for
+from flask_login import current_user
+
+from portal.auth import home_for, safe_next
+from portal.db import db
+
+bp = Blueprint("site", __name__)
+
+ONE_YEAR = 365 * 24 * 3600
+
+
+@bp.get("/")
+def index():
+    """Send people to the page they use most."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    if current_user.role == "seller":
+        return redirect(home_for(current_user))
+    from flask import render_template
+
+    return render_template("site/staff_home.html")
+
+
+@bp.get("/lang/<code>")
+def switch_language(code):
+    """Remember the chosen language in a cookie and go back to the page the switch was on."""
+    target = safe_next(request.args.get("next")) or url_for("site.index")
+    response = make_response(redirect(target, code=303))
+    if code in current_app.config["LANGUAGES"]:
+        response.set_cookie("lang", code, max_age=ONE_YEAR, samesite="Lax", httponly=True,
+                            secure=request.is_secure)
+    return response
+
+
+@bp.get("/healthz")
+def healthz():
+    """200 ``ok`` when the database answers a query, else 503."""
+    try:
+        db.execute_sql("SELECT 1").fetchone()
+    except Exception:  # any failure to reach the database means "not healthy"
+        current_app.logger.exception("health check failed")
+        return make_response("database unavailable\n", 503, {"Content-Type": "text/plain"})
+    return make_response("ok\n", 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"})

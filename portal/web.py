@@ -1,0 +1,209 @@
+"""What every page shares: extensions, security headers, error pages, locale and template helpers."""
+from flask import abort, g, render_template, request, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_babel import Babel, format_date, format_datetime, get_locale
+from flask_babel import gettext as _
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from peewee import InterfaceError, OperationalError
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import BuildError
+
+from portal import htmx, ledger, money, workflow
+from portal.models import User
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+
+# Only our own origin, no inline code, no framing: htmx is configured (see base.html) to need
+# neither inline styles nor eval.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+
+class PortalSessionInterface(SecureCookieSessionInterface):
+    """Signed-cookie sessions whose cookie is marked Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app):
+        """Secure behind HTTPS even when the setting is off (the setting forces it on)."""
+        return bool(app.config["SESSION_COOKIE_SECURE"] or (request and request.is_secure))
+
+
+def select_locale():
+    """The language: the switch's cookie, else the browser's preference, else Chinese."""
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.cookies.get("lang")
+    if chosen in languages:
+        return chosen
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    if best and best.startswith("en"):
+        return "en"
+    return "zh_CN"
+
+
+@login_manager.user_loader
+def load_user(user_id):
+    """The signed-in user from the session, if still active."""
+    if not str(user_id).isdigit():
+        return None
+    return User.get_or_none((User.id == int(user_id)) & (User.active == True))  # noqa: E712
+
+
+@login_manager.unauthorized_handler
+def ask_to_sign_in():
+    """Send an anonymous visitor to the sign-in page, keeping where they were going."""
+    from flask import redirect
+
+    target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+    if request.headers.get("HX-Request") == "true":
+        response = htmx.make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def fix_url(check):
+    """Where a pre-check finding is fixed, as a URL (None if that page does not exist yet)."""
+    try:
+        url = url_for(check.fix_endpoint, **check.fix_params)
+    except BuildError:
+        return None
+    return url + ("#" + check.fix_anchor if check.fix_anchor else "")
+
+
+def translate_params(params):
+    """Turn the raw values of a message's parameters into text in the current locale."""
+    shown = {}
+    for key, value in params.items():
+        if key == "amount_fen":
+            shown["amount"] = money.format_fen(value)
+        elif key == "moment":
+            shown["date"] = format_date(value, "long") if value else ""
+        else:
+            shown[key] = value
+    return shown
+
+
+def check_message(check):
+    """A pre-check finding's message, translated and filled in."""
+    return _(check.message, **translate_params(check.params))
+
+
+def state_label(state):
+    """A request state's seller-facing label in the current language."""
+    return _(workflow.STATE_LABELS[state])
+
+
+def entry_reason(entry):
+    """A ledger entry's reason, translated when the portal wrote it."""
+    standard = ledger.STANDARD_REASONS.get(entry.reason)
+    return _(standard) if standard else entry.reason
+
+
+def init_app(app):
+    """Bind the extensions and the page-wide behaviour to the app."""
+    if app.config["PROXY_HOPS"]:
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.session_interface = PortalSessionInterface()
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "basic"
+    babel.init_app(app, locale_selector=select_locale)
+
+    app.jinja_env.globals.update(
+        format_fen=money.format_fen,
+        format_datetime=format_datetime,
+        format_date=format_date,
+        get_locale=get_locale,
+        fix_url=fix_url,
+        check_message=check_message,
+        state_label=state_label,
+        workflow=workflow,
+        entry_labels=ledger.ENTRY_LABELS,
+        entry_sign=ledger.sign,
+        entry_reason=entry_reason,
+    )
+
+    @app.after_request
+    def _security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if current_user and not current_user.is_anonymous:
+            # Pages of a signed-in person never sit in a shared cache.
+            headers.setdefault("Cache-Control", "private, no-store")
+        return htmx.add_vary(response)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_failed(error):
+        message = _("This form expired or did not come from this site. Go back, check what you "
+                    "typed, and send it again.")
+        return render_template("error.html", title=_("Please try again"), message=message), 400
+
+    @app.errorhandler(404)
+    def _not_found(error):
+        return render_template("error.html", title=_("Not found"),
+                               message=_("There is nothing here, or it is not yours to see.")), 404
+
+    @app.errorhandler(405)
+    def _wrong_method(error):
+        return render_template("error.html", title=_("Not allowed"),
+                               message=_("This page cannot be used that way.")), 405
+
+    @app.errorhandler(413)
+    def _too_large(error):
+        return render_template("error.html", title=_("Too large"),
+                               message=_("What you sent is larger than the portal accepts.")), 413
+
+    @app.errorhandler(400)
+    def _bad_request(error):
+        return render_template("error.html", title=_("Bad request"),
+                               message=_("The portal could not understand that request.")), 400
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_down(error):
+        app.logger.error("database unavailable: %s", error)
+        g.database_down = True
+        return render_template("error.html", title=_("Temporarily unavailable"),
+                               message=_("The portal cannot reach its database right now. Nothing was "
+                                         "changed. Please try again in a minute.")), 503
+
+    @app.errorhandler(500)
+    def _server_error(error):
+        return render_template("error.html", title=_("Something went wrong"),
+                               message=_("The portal hit an error. Nothing was changed. Please try "
+                                         "again.")), 500
+
+
+def signed_in_only():
+    """A blueprint's ``before_request``: anonymous visitors are sent to sign in first."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+def require_seller():
+    """The signed-in seller's shop id; anyone else gets 404 (ids leak nothing)."""
+    if not current_user.is_authenticated or current_user.role != "seller" or current_user.shop_id is None:
+        abort(404)
+    return current_user.shop_id
