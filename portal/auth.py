@@ -29,6 +29,10 @@ def safe_next(target):
     """Only a path on this site is a place to go after signing in (no open redirect)."""
     if not target:
         return None
+    # Control characters would break the Location header (a 500), and browsers read a backslash
+    # as a slash ("/\\evil.example" is "//evil.example" to them): neither belongs in a local path.
+    if any(ord(char) < 32 or char in "\\\x7f" for char in target):
+        return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None

@@ -88,12 +88,15 @@ def calendar_list():
         rows = list(CalendarOverride.select().order_by(CalendarOverride.day))
     for row in rows:
         kind = "workday" if row.is_workday else "off"
-        click.echo(f"{row.day.isoformat() if isinstance(row.day, datetime.date) else row.day}  {kind:8} {row.note}")
+        day = row.day.isoformat() if isinstance(row.day, datetime.date) else row.day
+        click.echo(f"{day}  {kind:8} {row.note}")
     if not rows:
         click.echo("No overrides.")
 
 
 def init_app(app):
     """Register the operator commands."""
-    for command in (create_user_command, demo_command, calendar_group):
+    from portal.scheduler import tick_command
+
+    for command in (create_user_command, demo_command, calendar_group, tick_command):
         app.cli.add_command(command)

@@ -104,7 +104,11 @@ def init_app(app):
 
 @click.command("init-db")
 def init_db_command():
-    """Create or upgrade the schema (safe to run again: applied migrations are skipped)."""
+    """Create or upgrade the schema and add missing reference data (safe to run again)."""
+    from portal import seed
+
     with db.connection_context():
         applied = migrate()
-    click.echo(f"Database ready ({len(applied)} migration(s) applied).")
+        with db.atomic():
+            added = seed.reference_data()
+    click.echo(f"Database ready ({len(applied)} migration(s) applied, {added} reason code(s) added).")

@@ -6,7 +6,7 @@ so the demo's ledgers and timelines obey every rule a real one does.
 import datetime
 import uuid
 
-from portal import accounts, eligibility, ledger, refunding, workflow
+from portal import accounts, eligibility, ledger, refunding, seed, workflow
 from portal.db import db, utcnow
 from portal.models import (
     AGENT,
@@ -68,6 +68,7 @@ def load(config):
     with db.atomic():
         if User.select().where(User.username == "seller-ok").exists():
             return False
+        seed.reference_data()
         now = utcnow()
         for username, role, name in (("agent", AGENT, "客服 小林"), ("finance", FINANCE, "财务 老周")):
             User.create(username=username, password_hash=accounts.hash_password(PASSWORD), role=role,

@@ -5,7 +5,7 @@ decides. The same evaluation runs when the form loads, again on submit, and agai
 system step. Messages are gettext message ids (English); the page translates them.
 """
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from portal.ledger import Figures
 
@@ -79,6 +79,27 @@ class Check:
     def blocking(self):
         """True when this finding stops the application."""
         return self.level == BLOCKING
+
+
+# A short title per code, for places that name a finding without its whole message (a timeline
+# entry saying why a request was put on hold, the desk's side panel).
+CHECK_TITLES = {
+    "ACCOUNT_BANNED": N_("Shop banned"),
+    "ACTIVE_REQUEST_EXISTS": N_("Another request in progress"),
+    "RISK_FLAG": N_("Risk review"),
+    "VIOLATION_OPEN": N_("Open violation"),
+    "ARREARS": N_("Money owed"),
+    "OPEN_DISPUTE": N_("Open buyer dispute"),
+    "UNFINISHED_ORDERS": N_("Unfinished orders"),
+    "OPEN_AFTER_SALES": N_("Open after-sales cases"),
+    "EXIT_NOTICE": N_("Exit notice period"),
+    "QUIET_PERIOD": N_("Quiet period after the last order"),
+    "FROZEN": N_("Frozen funds"),
+    "NOTHING_REFUNDABLE": N_("Nothing refundable"),
+    "PAYEE_INVALID": N_("Payee details invalid"),
+    "PAYEE_RECENTLY_CHANGED": N_("Payee details changed recently"),
+    "PROFILE_INCOMPLETE": N_("Shop profile incomplete"),
+}
 
 
 def normalise_name(name):
@@ -224,3 +245,13 @@ def evaluate(facts, kind, policy):
 def is_blocked(checks):
     """True when any finding blocks the application."""
     return any(check.blocking for check in checks)
+
+
+def recheck_blockers(facts, kind, policy, own_hold_fen):
+    """Blocking codes for a request that already exists, before a system step moves it on.
+
+    The request's own hold and its own "active request" must not count against it.
+    """
+    figures = replace(facts.figures, held=max(0, facts.figures.held - own_hold_fen))
+    own = replace(facts, figures=figures, active_request_id=None)
+    return [check.code for check in evaluate(own, kind, policy) if check.blocking]

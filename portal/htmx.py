@@ -21,10 +21,11 @@ def render(template, block=None, status=200, **context):
 
 
 def see_other(url):
-    """After a non-GET: a 303 for a browser, ``HX-Location`` for htmx (a 3xx would be followed blindly)."""
+    """After a non-GET: a 303 for a browser, ``HX-Redirect`` for htmx (a 3xx would be followed blindly
+    and its page swapped into the target)."""
     if request.headers.get("HX-Request") == "true":
         response = make_response("", 204)
-        response.headers["HX-Location"] = url
+        response.headers["HX-Redirect"] = url
         return response
     return redirect(url, code=303)
 

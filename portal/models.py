@@ -62,6 +62,8 @@ class User(BaseModel):
     role = CharField(default=SELLER)
     display_name = CharField(default="")
     shop = ForeignKeyField(Shop, null=True, backref="users", on_delete="RESTRICT")
+    email = CharField(null=True)  # where notifications are mailed, when SMTP is configured
+    locale = CharField(default="zh_CN")  # the language of those e-mails
     active = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow)
 
@@ -238,6 +240,7 @@ class RefundEvent(BaseModel):
     reason_code = CharField(default="")
     seller_message = TextField(default="")
     internal_note = TextField(default="")
+    blocker_codes = CharField(default="")  # pre-check codes that stopped a system step, comma-separated
     created_at = DateTimeField(default=utcnow)
 
 
@@ -290,6 +293,71 @@ class CalendarOverride(BaseModel):
         return dict(cls.select(cls.day, cls.is_workday).tuples())
 
 
+class ReasonCode(BaseModel):
+    """A reason an agent or the gateway gives for a decision, with its seller-facing texts in both languages.
+
+    Data, not code: seeded by ``init-db`` and edited with ``flask --app portal reasons``.
+    """
+
+    code = CharField(unique=True)
+    kind = CharField()  # REJECT, HOLD, NEEDS_INFO, PAYOUT_FAILURE
+    label_zh = CharField()
+    label_en = CharField()
+    message_zh = TextField(default="")  # the editable template of the message to the seller
+    message_en = TextField(default="")
+    active = BooleanField(default=True)
+    sort_order = IntegerField(default=100)
+
+    def label(self, locale):
+        """The label in a locale ('zh_CN' or 'en')."""
+        return self.label_zh if str(locale).startswith("zh") else self.label_en
+
+    def message(self, locale):
+        """The message template in a locale."""
+        return self.message_zh if str(locale).startswith("zh") else self.message_en
+
+    @classmethod
+    def of_kind(cls, kind):
+        """Active codes of one kind, in their display order."""
+        return (cls.select().where((cls.kind == kind) & (cls.active == True))  # noqa: E712
+                .order_by(cls.sort_order, cls.code))
+
+
+class Notification(BaseModel):
+    """An in-app notice to one user about one seller-visible change of a request."""
+
+    user = ForeignKeyField(User, backref="notifications", on_delete="CASCADE")
+    request = ForeignKeyField(RefundRequest, null=True, on_delete="CASCADE")
+    event = ForeignKeyField(RefundEvent, null=True, on_delete="CASCADE")
+    state = CharField(default="")  # the state the request moved to
+    created_at = DateTimeField(default=utcnow)
+    read_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("user", "event"), True), (("user", "read_at"), False))
+
+    @classmethod
+    def unread_count(cls, user_id):
+        """How many notices the user has not opened."""
+        return cls.select().where((cls.user == user_id) & cls.read_at.is_null()).count()
+
+
+class OutboxEmail(BaseModel):
+    """An e-mail to send for a notification: at most one per notification, sent by ``tick``."""
+
+    notification = ForeignKeyField(Notification, unique=True, on_delete="CASCADE")
+    to_address = CharField()
+    message_id = CharField(unique=True)  # stable across retries, so a receiver can drop a repeat
+    status = CharField(default="PENDING")  # PENDING, SENDING, SENT, FAILED
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow, index=True)
+    claimed_at = DateTimeField(null=True)
+    sent_at = DateTimeField(null=True)
+    subject = TextField(default="")
+    last_error = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+
 def deposit_figures(shop):
     """The shop's figures from its ledger and its category requirements (two queries)."""
     required = ledger.required_from_categories(
@@ -299,4 +367,5 @@ def deposit_figures(shop):
 
 
 MODELS = [Shop, User, LoginAttempt, CategoryRequirement, Violation, Dispute, Arrear, PayeeAccount,
-          PayeeChange, RefundRequest, RefundEvent, LedgerEntry, CalendarOverride]
+          PayeeChange, RefundRequest, RefundEvent, LedgerEntry, CalendarOverride, ReasonCode, Notification,
+          OutboxEmail]

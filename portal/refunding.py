@@ -10,17 +10,22 @@ from peewee import IntegrityError, fn
 from portal import eligibility, ledger, workflow
 from portal.db import db, lock_for_update, utcnow, write_transaction
 from portal.models import (
+    SELLER,
     Arrear,
     Dispute,
     LedgerEntry,
+    Notification,
     PayeeAccount,
     PayeeChange,
+    ReasonCode,
     RefundEvent,
     RefundRequest,
     Shop,
+    User,
     Violation,
     deposit_figures,
 )
+from portal.workdays import to_shanghai_date
 
 
 class RefundBlocked(Exception):
@@ -106,10 +111,11 @@ def _lock_shop(shop_id):
     return lock_for_update(Shop.select().where(Shop.id == shop_id)).get()
 
 
-def submit(shop_id, user, kind, amount_fen, idempotency_key, policy, now=None):
+def submit(shop_id, user, kind, amount_fen, idempotency_key, policy, now=None, resubmission_of=None):
     """Create a refund request with its hold, or return the one this key already created.
 
     ``amount_fen`` is ignored for a full exit, which takes everything not frozen or held.
+    ``resubmission_of`` links a new request to the rejected one it replaces.
     Raises ``RefundBlocked`` or ``AmountAboveRefundable``.
     """
     now = now or utcnow()
@@ -129,7 +135,8 @@ def submit(shop_id, user, kind, amount_fen, idempotency_key, policy, now=None):
                 amount_fen = refundable
             elif amount_fen > refundable:
                 raise AmountAboveRefundable(refundable)
-            request = _create(shop, user, kind, amount_fen, idempotency_key, facts, policy, now)
+            request = _create(shop, user, kind, amount_fen, idempotency_key, facts, policy, now,
+                              resubmission_of)
             return Submission(request, created=True)
     except IntegrityError:
         # Another submission won the race: the same key (a double click or a replay) answers
@@ -142,7 +149,7 @@ def submit(shop_id, user, kind, amount_fen, idempotency_key, policy, now=None):
         raise RefundBlocked(eligibility.evaluate(shop_facts(shop, now), kind, policy)) from None
 
 
-def _create(shop, user, kind, amount_fen, idempotency_key, facts, policy, now):
+def _create(shop, user, kind, amount_fen, idempotency_key, facts, policy, now, resubmission_of=None):
     """Write the request, its SUBMITTED event, its hold, and the system's first step."""
     review_starts_at = None
     if kind == eligibility.FULL_EXIT:
@@ -151,7 +158,7 @@ def _create(shop, user, kind, amount_fen, idempotency_key, facts, policy, now):
     request = RefundRequest.create(
         shop=shop.id, kind=kind, requested_fen=amount_fen, state=workflow.SUBMITTED,
         idempotency_key=idempotency_key, created_by=user.id if user else None, created_at=now,
-        state_changed_at=now, review_starts_at=review_starts_at)
+        state_changed_at=now, review_starts_at=review_starts_at, resubmission_of=resubmission_of)
     RefundEvent.create(request=request.id, actor=user.id if user else None, actor_role=workflow.SELLER,
                        from_state=None, to_state=workflow.SUBMITTED, created_at=now)
     LedgerEntry.create(shop=shop.id, entry_type=ledger.REFUND_HOLD, amount_fen=amount_fen,
@@ -172,7 +179,7 @@ def held_for(request_id):
 
 
 def _apply(request, target, user, actor_role, reason_code="", seller_message="", internal_note="",
-           now=None, approved_fen=None, bank_reference=None):
+           now=None, approved_fen=None, bank_reference=None, blocker_codes=()):
     """Move a request by a conditional update, append its event and ledger entries.
 
     Must run inside a transaction. Raises ``TransitionRefused`` or ``TransitionConflict``.
@@ -191,9 +198,14 @@ def _apply(request, target, user, actor_role, reason_code="", seller_message="",
                .execute())
     if updated != 1:
         raise TransitionConflict(RefundRequest.get_by_id(request.id))
-    RefundEvent.create(request=request.id, actor=user.id if user else None, actor_role=actor_role,
-                       from_state=request.state, to_state=target, reason_code=reason_code,
-                       seller_message=seller_message, internal_note=internal_note, created_at=now)
+    event = RefundEvent.create(
+        request=request.id, actor=user.id if user else None, actor_role=actor_role,
+        from_state=request.state, to_state=target, reason_code=reason_code, seller_message=seller_message,
+        internal_note=internal_note, blocker_codes=",".join(blocker_codes), created_at=now)
+    if actor_role != workflow.SELLER and request.state != workflow.SUBMITTED:
+        # The seller hears of every change they did not make themselves; the automatic step
+        # right after submitting is part of what they just did.
+        _notify_sellers(request, event, now)
     held = held_for(request.id)
     release = 0
     if workflow.is_final(target) and target != workflow.COMPLETED:
@@ -212,6 +224,15 @@ def _apply(request, target, user, actor_role, reason_code="", seller_message="",
     return request
 
 
+def _notify_sellers(request, event, now):
+    """An in-app notification for every active seller account of the request's shop."""
+    sellers = User.select(User.id).where((User.shop == request.shop_id) & (User.role == SELLER)
+                                         & (User.active == True))  # noqa: E712
+    for (user_id,) in sellers.tuples():
+        Notification.create(user=user_id, request=request.id, event=event.id, state=event.to_state,
+                            created_at=now)
+
+
 def transition(request_id, target, user, actor_role, expected_state=None, **details):
     """Apply one transition in its own write transaction; returns the updated request.
 
@@ -227,10 +248,10 @@ def transition(request_id, target, user, actor_role, expected_state=None, **deta
 
 
 def seller_timeline(request_id):
-    """The events a seller may see, oldest first (internal notes are left out by the caller's view)."""
+    """The events a seller may see, oldest first; the internal note is not even selected."""
     return (RefundEvent.select(RefundEvent.id, RefundEvent.from_state, RefundEvent.to_state,
                                RefundEvent.reason_code, RefundEvent.seller_message, RefundEvent.created_at,
-                               RefundEvent.actor_role)
+                               RefundEvent.actor_role, RefundEvent.blocker_codes)
             .where(RefundEvent.request == request_id)
             .order_by(RefundEvent.id))
 
@@ -246,3 +267,65 @@ def give_exit_notice(shop_id, now=None):
     with db.atomic():
         (Shop.update(exit_notice_at=now)
          .where((Shop.id == shop_id) & (Shop.exit_notice_at.is_null())).execute())
+
+
+def resubmittable(request):
+    """True when a request ended in a way the seller can fix and apply again from."""
+    return request.state in (workflow.REJECTED, workflow.EXPIRED)
+
+
+def cancel(request_id, user, expected_state):
+    """The seller withdraws a request before approval; its hold is released."""
+    return transition(request_id, workflow.CANCELLED, user, workflow.SELLER, expected_state=expected_state)
+
+
+def answer_needs_info(request_id, user, message):
+    """The seller answers support's question: the request goes back to review with the answer."""
+    return transition(request_id, workflow.UNDER_REVIEW, user, workflow.SELLER,
+                      expected_state=workflow.NEEDS_INFO, seller_message=message)
+
+
+def needs_info_due(request, calendar, workdays):
+    """The last day to answer a NEEDS_INFO request: N working days after it was asked."""
+    return calendar.add_workdays(request.state_changed_at, workdays)
+
+
+def start_review_if_due(request_id, policy, now=None):
+    """End a waiting period that is over: on to review, or ON_HOLD when a pre-check now fails.
+
+    Returns the state the request moved to, or None when there was nothing to do (not due, or
+    another ``tick`` got there first).
+    """
+    now = now or utcnow()
+    with write_transaction():
+        request = lock_for_update(RefundRequest.select().where(RefundRequest.id == request_id)).get()
+        if request.state != workflow.WAITING_PERIOD or (request.review_starts_at or now) > now:
+            return None
+        shop = Shop.get_by_id(request.shop_id)
+        blockers = eligibility.recheck_blockers(shop_facts(shop, now), request.kind, policy,
+                                                held_for(request.id))
+        if blockers:
+            _apply(request, workflow.ON_HOLD, None, workflow.SYSTEM, reason_code="PRECHECK_FAILED",
+                   seller_message="", internal_note="pre-checks failed: " + ", ".join(blockers),
+                   blocker_codes=blockers, now=now)
+            return workflow.ON_HOLD
+        _apply(request, workflow.UNDER_REVIEW, None, workflow.SYSTEM, now=now)
+        return workflow.UNDER_REVIEW
+
+
+def expire_if_due(request_id, calendar, workdays, now=None):
+    """Expire a NEEDS_INFO request whose answer is overdue, releasing its hold."""
+    now = now or utcnow()
+    with write_transaction():
+        request = lock_for_update(RefundRequest.select().where(RefundRequest.id == request_id)).get()
+        if request.state != workflow.NEEDS_INFO:
+            return None
+        if to_shanghai_date(now) <= needs_info_due(request, calendar, workdays):
+            return None
+        _apply(request, workflow.EXPIRED, None, workflow.SYSTEM, reason_code="NO_ANSWER", now=now)
+        return workflow.EXPIRED
+
+
+def reason_labels():
+    """``{code: ReasonCode}`` for labelling reasons in timelines."""
+    return {reason.code: reason for reason in ReasonCode.select()}

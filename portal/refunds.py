@@ -1,15 +1,18 @@
 """The seller's refund requests: apply, list, and follow one."""
+import datetime
 import uuid
 
-from flask import Blueprint, abort, current_app, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, StringField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms import BooleanField, HiddenField, RadioField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from portal import eligibility, htmx, money, refunding, workflow
+from portal.db import utcnow
+from portal.forms import EmptyForm
 from portal.models import CalendarOverride, PayeeAccount, RefundRequest, Shop, deposit_figures
 from portal.web import require_seller, signed_in_only
 from portal.workdays import WorkCalendar
@@ -28,6 +31,19 @@ AMOUNT_ERRORS = {
 }
 
 
+class StateForm(EmptyForm):
+    """A button-only action on a request, carrying the state the seller saw (for collisions)."""
+
+    expected_state = HiddenField(validators=[DataRequired()])
+
+
+class AnswerForm(FlaskForm):
+    """The seller's answer to support's request for information."""
+
+    message = TextAreaField(_l("Your answer"), validators=[
+        DataRequired(_l("Write your answer to support.")), Length(max=2000)])
+
+
 class RefundForm(FlaskForm):
     """Kind, amount (surplus only), the payee confirmation and the idempotency key."""
 
@@ -38,6 +54,8 @@ class RefundForm(FlaskForm):
                                  validators=[DataRequired(_l("Please confirm the payee details."))])
     # Made when the form is shown; submitting twice with the same key creates one request.
     idempotency_key = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f]{32}$")])
+    # Set when the seller applies again after a rejection: the new request links to the old one.
+    resubmission_of = HiddenField(validators=[Optional(), Regexp(r"^\d{1,12}$")])
 
     def parse_amount(self, refundable_fen):
         """The surplus amount in fen, or None with the reason put beside the field."""
@@ -66,7 +84,16 @@ def expected_window(refund, calendar=None):
                            config["REFUND_MAX_WORKDAYS"])
 
 
-def _form_page(shop, form, status=200, blocked_checks=None):
+def _resubmitted_request(shop_id, request_id):
+    """The seller's own ended request that a new application replaces, or None."""
+    if not request_id or not str(request_id).isdigit():
+        return None
+    previous = RefundRequest.get_or_none((RefundRequest.id == int(request_id))
+                                         & (RefundRequest.shop == shop_id))
+    return previous if previous is not None and refunding.resubmittable(previous) else None
+
+
+def _form_page(shop, form, status=200, blocked_checks=None, previous=None):
     """The application page: the figures, the pre-checks for the chosen kind, and the form."""
     kind = form.kind.data if form.kind.data in dict(KINDS) else eligibility.SURPLUS
     figures = deposit_figures(shop)
@@ -74,7 +101,7 @@ def _form_page(shop, form, status=200, blocked_checks=None):
     checks = blocked_checks or eligibility.evaluate(refunding.shop_facts(shop, figures=figures), kind, policy)
     return htmx.render("refunds/new.html", "refund_form", status=status, shop=shop, form=form,
                        figures=figures, kind=kind, checks=checks, blocked=eligibility.is_blocked(checks),
-                       refundable_fen=figures.refundable_for(kind),
+                       refundable_fen=figures.refundable_for(kind), previous=previous,
                        payee=PayeeAccount.get_or_none(PayeeAccount.shop == shop.id))
 
 
@@ -96,7 +123,13 @@ def new_request():
                       idempotency_key=uuid.uuid4().hex)
     if not form.idempotency_key.data:
         form.idempotency_key.data = uuid.uuid4().hex
-    return _form_page(Shop.get_by_id(shop_id), form)
+    previous = _resubmitted_request(shop_id, request.args.get("resubmit") or request.args.get("resubmission_of"))
+    if previous is not None and carried is None:
+        # Applying again after a rejection starts from what was asked for last time.
+        form.kind.data = previous.kind
+        form.amount.data = money.fen_to_yuan_text(previous.requested_fen)
+        form.resubmission_of.data = str(previous.id)
+    return _form_page(Shop.get_by_id(shop_id), form, previous=previous)
 
 
 @bp.post("/new")
@@ -105,26 +138,28 @@ def submit_request():
     shop_id = require_seller()
     shop = Shop.get_by_id(shop_id)
     form = RefundForm()
+    previous = _resubmitted_request(shop_id, form.resubmission_of.data)
     if not form.validate():
         if form.idempotency_key.errors:
             form.idempotency_key.data = uuid.uuid4().hex
-        return _form_page(shop, form, status=422)
+        return _form_page(shop, form, status=422, previous=previous)
     kind = form.kind.data
     amount_fen = 0
     if kind == eligibility.SURPLUS:
         amount_fen = form.parse_amount(deposit_figures(shop).refundable)
         if amount_fen is None:
-            return _form_page(shop, form, status=422)
+            return _form_page(shop, form, status=422, previous=previous)
     policy = refunding.policy_from(current_app.config)
+    previous = _resubmitted_request(shop_id, form.resubmission_of.data)
     try:
         submission = refunding.submit(shop_id, current_user, kind, amount_fen, form.idempotency_key.data,
-                                      policy)
+                                      policy, resubmission_of=previous.id if previous else None)
     except refunding.RefundBlocked as blocked:
-        return _form_page(shop, form, status=422, blocked_checks=blocked.checks)
+        return _form_page(shop, form, status=422, blocked_checks=blocked.checks, previous=previous)
     except refunding.AmountAboveRefundable as above:
         form.amount.errors = [_("You can get back at most %(amount)s now.",
                                 amount=money.format_fen(above.refundable_fen))]
-        return _form_page(shop, form, status=422)
+        return _form_page(shop, form, status=422, previous=previous)
     return htmx.see_other(url_for("refunds.show_request", request_id=submission.request.id))
 
 
@@ -137,14 +172,106 @@ def _own_request(request_id):
     return refund
 
 
+def poll_seconds(refund, now=None):
+    """How soon the page should ask again: soon while things move, rarely while waiting, never when final."""
+    config = current_app.config
+    now = now or utcnow()
+    if workflow.is_final(refund.state):
+        return None
+    recently_changed = now - refund.state_changed_at < datetime.timedelta(minutes=10)
+    if refund.state == workflow.PAYOUT_PROCESSING or recently_changed:
+        return config["POLL_FAST_SECONDS"]
+    if workflow.TURNS[refund.state] in (workflow.SUPPORT, workflow.FINANCE_TURN):
+        return config["POLL_SLOW_SECONDS"]
+    return config["POLL_IDLE_SECONDS"]
+
+
+def _status_context(refund):
+    """Everything the status block shows."""
+    calendar = working_calendar()
+    due = None
+    if refund.state == workflow.NEEDS_INFO:
+        due = refunding.needs_info_due(refund, calendar, current_app.config["NEEDS_INFO_EXPIRY_WORKDAYS"])
+    return {
+        "refund": refund,
+        "events": list(refunding.seller_timeline(refund.id)),
+        "reasons": refunding.reason_labels(),
+        "window": expected_window(refund, calendar),
+        "turn": workflow.TURNS[refund.state],
+        "held_fen": refunding.held_for(refund.id),
+        "poll_seconds": poll_seconds(refund),
+        "needs_info_due": due,
+        "state_form": StateForm(formdata=None, expected_state=refund.state),
+        "answer_form": AnswerForm(formdata=None),
+        "resubmittable": refunding.resubmittable(refund) and refunding.active_request(refund.shop_id) is None,
+        "cancellable": workflow.find(refund.state, workflow.CANCELLED) is not None,
+    }
+
+
 @bp.get("/<int:request_id>")
 def show_request(request_id):
     """One request: its state, whose turn it is, the expected date and the timeline."""
     refund = _own_request(request_id)
-    events = list(refunding.seller_timeline(refund.id))
-    return htmx.render("refunds/show.html", "refund_status", refund=refund, events=events,
-                       window=expected_window(refund), turn=workflow.TURNS[refund.state],
-                       held_fen=refunding.held_for(refund.id))
+    return htmx.render("refunds/show.html", "refund_status", **_status_context(refund))
+
+
+@bp.get("/<int:request_id>/status")
+def request_status(request_id):
+    """The live status block; 204 without rendering anything when the page's version is current."""
+    shop_id = require_seller()
+    version = (RefundRequest.select(RefundRequest.version)
+               .where((RefundRequest.id == request_id) & (RefundRequest.shop == shop_id))
+               .scalar())
+    if version is None:
+        abort(404)
+    if request.args.get("v") == str(version):
+        return make_response("", 204)
+    refund = RefundRequest.get_by_id(request_id)
+    return htmx.render("refunds/show.html", "refund_status", announce=True, **_status_context(refund))
+
+
+def _act(refund, action, success_message):
+    """Run a seller action; a collision or a refused move comes back as a message, never a 500."""
+    try:
+        action()
+    except refunding.TransitionConflict as conflict:
+        flash(_("This request changed while you were looking at it: it is now “%(state)s”. "
+                "Nothing else was changed.", state=state_label_text(conflict.request.state)))
+    except workflow.TransitionRefused as refused:
+        flash(_(refused.message, **refused.params))
+    else:
+        flash(success_message)
+    return htmx.see_other(url_for("refunds.show_request", request_id=refund.id))
+
+
+def state_label_text(state):
+    """A state's label in the current language."""
+    return _(workflow.STATE_LABELS[state])
+
+
+@bp.post("/<int:request_id>/cancel")
+def cancel_request(request_id):
+    """Withdraw the request before approval; the held amount is released."""
+    refund = _own_request(request_id)
+    form = StateForm()
+    if not form.validate():
+        abort(400)
+    return _act(refund, lambda: refunding.cancel(refund.id, current_user, form.expected_state.data),
+                _("The request is cancelled and the held amount released."))
+
+
+@bp.post("/<int:request_id>/answer")
+def answer_request(request_id):
+    """Answer support's request for information; the request goes back to review."""
+    refund = _own_request(request_id)
+    form = AnswerForm()
+    if not form.validate():
+        context = _status_context(refund)
+        context["answer_form"] = form
+        return htmx.render("refunds/show.html", "refund_status", status=422, **context)
+    answer = form.message.data.strip()
+    return _act(refund, lambda: refunding.answer_needs_info(refund.id, current_user, answer),
+                _("Thank you. Your answer was sent and the review continues."))
 
 
 bp.before_request(signed_in_only)

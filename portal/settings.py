@@ -33,6 +33,24 @@ DEFAULTS = {
     "LOGIN_MAX_FAILURES_PER_ACCOUNT": 5,
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
     "LEDGER_PAGE_SIZE": 20,
+    # A NEEDS_INFO request expires when the seller has not answered within this many working days.
+    "NEEDS_INFO_EXPIRY_WORKDAYS": 5,
+    # Live status: how often a page asks for news, by how busy the request is (none once final).
+    "POLL_FAST_SECONDS": 5,  # a payout is under way, or the state changed in the last minutes
+    "POLL_SLOW_SECONDS": 30,  # support or finance has it
+    "POLL_IDLE_SECONDS": 120,  # a waiting period, or the seller's turn
+    # E-mail notifications: sent by `tick` only when SMTP_HOST is set.
+    "PUBLIC_URL": "http://127.0.0.1:8000",
+    "SMTP_HOST": "",
+    "SMTP_PORT": 25,
+    "SMTP_FROM": "no-reply@localhost",
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_STARTTLS": False,
+    "SMTP_TIMEOUT": 10,
+    "EMAIL_MAX_AGE_HOURS": 24,
+    "EMAIL_BATCH_SIZE": 100,
+    "EMAIL_MAX_ATTEMPTS": 6,
 }
 
 # Settings that may come from the environment, with the type to read them as.
@@ -51,6 +69,20 @@ _ENVIRONMENT = {
     "LOGIN_MAX_FAILURES_PER_ACCOUNT": int,
     "LOGIN_MAX_FAILURES_PER_ADDRESS": int,
     "MAX_CONTENT_LENGTH": int,
+    "NEEDS_INFO_EXPIRY_WORKDAYS": int,
+    "POLL_FAST_SECONDS": int,
+    "POLL_SLOW_SECONDS": int,
+    "POLL_IDLE_SECONDS": int,
+    "PUBLIC_URL": str,
+    "SMTP_HOST": str,
+    "SMTP_PORT": int,
+    "SMTP_FROM": str,
+    "SMTP_USERNAME": str,
+    "SMTP_PASSWORD": str,
+    "SMTP_STARTTLS": bool,
+    "SMTP_TIMEOUT": int,
+    "EMAIL_MAX_AGE_HOURS": int,
+    "EMAIL_MAX_ATTEMPTS": int,
 }
 
 

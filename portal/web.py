@@ -9,7 +9,7 @@ from peewee import InterfaceError, OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BuildError
 
-from portal import htmx, ledger, money, workflow
+from portal import eligibility, htmx, ledger, money, workflow
 from portal.models import User
 
 csrf = CSRFProtect()
@@ -59,6 +59,9 @@ def load_user(user_id):
     """The signed-in user from the session, if still active."""
     if not str(user_id).isdigit():
         return None
+    if g.get("database_down"):
+        # The outage page must not ask the unreachable database who is signed in (a second error).
+        return None
     return User.get_or_none((User.id == int(user_id)) & (User.active == True))  # noqa: E712
 
 
@@ -102,6 +105,12 @@ def check_message(check):
     return _(check.message, **translate_params(check.params))
 
 
+def check_title(code):
+    """A pre-check code's short title in the current language."""
+    title = eligibility.CHECK_TITLES.get(code)
+    return _(title) if title else code
+
+
 def state_label(state):
     """A request state's seller-facing label in the current language."""
     return _(workflow.STATE_LABELS[state])
@@ -133,6 +142,7 @@ def init_app(app):
         fix_url=fix_url,
         check_message=check_message,
         state_label=state_label,
+        check_title=check_title,
         workflow=workflow,
         entry_labels=ledger.ENTRY_LABELS,
         entry_sign=ledger.sign,

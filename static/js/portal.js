@@ -1,4 +1,5 @@
-// Page-wide behaviour for htmx: the CSRF token on every request, and focus after swaps.
+// Page-wide behaviour: the CSRF token for htmx, focus after errors, confirmations, one submit per
+// tap, and live polling that rests while the tab is hidden.
 (function () {
   "use strict";
 
@@ -7,6 +8,19 @@
     var meta = document.querySelector('meta[name="csrf-token"]');
     if (meta && event.detail.verb !== "get") {
       event.detail.headers["X-CSRFToken"] = meta.content;
+    }
+  });
+
+  // A live poll does not run while the tab is hidden (no battery or data spent on a page
+  // nobody sees); when the tab is shown again it asks at once, so the page catches up.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (document.hidden && event.detail.elt.hasAttribute("data-poll")) {
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) {
+      document.body.dispatchEvent(new CustomEvent("portal:resume"));
     }
   });
 
@@ -19,10 +33,15 @@
     }
   });
 
-  // A submit button is disabled while its form is in flight: a double tap sends one request.
-  // (The server is idempotent anyway; this only spares the seller a confusing second answer.)
+  // Irreversible steps ask first (forms marked data-confirm); a double tap sends one request.
+  // (The server is idempotent anyway; this only spares a confusing second answer.)
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+      return;
+    }
     if (form.dataset.submitting === "1") {
       event.preventDefault();
       return;

@@ -1,0 +1,184 @@
+"""``flask --app portal tick``: the time-based steps, safe to run every minute and concurrently.
+
+Each step re-reads and locks its row and moves it by a conditional update, so two ticks running
+at once perform every step exactly once: the second finds nothing left to do.
+"""
+import datetime
+import smtplib
+import uuid
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate
+
+import click
+from flask import current_app, render_template, url_for
+from flask_babel import force_locale
+from peewee import IntegrityError
+
+from portal import refunding, workflow
+from portal.db import db, utcnow
+from portal.models import CalendarOverride, Notification, OutboxEmail, RefundRequest, User
+from portal.workdays import WorkCalendar
+
+# How long an e-mail claimed by a tick that then died stays claimed before another tick retries
+# it (with the same Message-ID, so a receiving server can drop the repeat).
+CLAIM_TIMEOUT = datetime.timedelta(minutes=15)
+RETRY_DELAYS = (datetime.timedelta(minutes=1), datetime.timedelta(minutes=5), datetime.timedelta(minutes=30),
+                datetime.timedelta(hours=2), datetime.timedelta(hours=6))
+
+
+@dataclass
+class TickReport:
+    """What one tick did."""
+
+    reviews_started: list = field(default_factory=list)
+    put_on_hold: list = field(default_factory=list)
+    expired: list = field(default_factory=list)
+    emails_queued: int = 0
+    emails_sent: int = 0
+    emails_failed: int = 0
+
+    def summary(self):
+        """One line for the operator's log."""
+        return (f"reviews started {len(self.reviews_started)}, on hold {len(self.put_on_hold)}, "
+                f"expired {len(self.expired)}, e-mails queued {self.emails_queued}, "
+                f"sent {self.emails_sent}, failed {self.emails_failed}")
+
+
+def run(config, now=None):
+    """Run every due step once."""
+    now = now or utcnow()
+    report = TickReport()
+    policy = refunding.policy_from(config)
+    due_waiting = (RefundRequest.select(RefundRequest.id)
+                   .where((RefundRequest.state == workflow.WAITING_PERIOD)
+                          & (RefundRequest.review_starts_at <= now))
+                   .order_by(RefundRequest.id).tuples())
+    for (request_id,) in list(due_waiting):
+        moved = refunding.start_review_if_due(request_id, policy, now)
+        if moved == workflow.UNDER_REVIEW:
+            report.reviews_started.append(request_id)
+        elif moved == workflow.ON_HOLD:
+            report.put_on_hold.append(request_id)
+
+    calendar = WorkCalendar(CalendarOverride.as_mapping())
+    workdays = int(config["NEEDS_INFO_EXPIRY_WORKDAYS"])
+    # N working days are at least N calendar days: a cheap filter before the calendar decides.
+    candidates = (RefundRequest.select(RefundRequest.id)
+                  .where((RefundRequest.state == workflow.NEEDS_INFO)
+                         & (RefundRequest.state_changed_at <= now - datetime.timedelta(days=workdays)))
+                  .order_by(RefundRequest.id).tuples())
+    for (request_id,) in list(candidates):
+        if refunding.expire_if_due(request_id, calendar, workdays, now) == workflow.EXPIRED:
+            report.expired.append(request_id)
+
+    if config.get("SMTP_HOST"):
+        report.emails_queued = queue_emails(config, now)
+        report.emails_sent, report.emails_failed = send_due_emails(config, now)
+    return report
+
+
+def queue_emails(config, now):
+    """An outbox row for each recent notification whose user has an e-mail address."""
+    since = now - datetime.timedelta(hours=int(config["EMAIL_MAX_AGE_HOURS"]))
+    pending = (Notification.select(Notification.id, User.email)
+               .join(User)
+               .switch(Notification)
+               .join(OutboxEmail, on=(OutboxEmail.notification == Notification.id), join_type="LEFT OUTER")
+               .where((Notification.created_at >= since) & User.email.is_null(False) & (User.email != "")
+                      & OutboxEmail.id.is_null())
+               .tuples())
+    queued = 0
+    domain = config["SMTP_FROM"].rpartition("@")[2] or "portal.invalid"
+    for notification_id, address in list(pending):
+        try:
+            with db.atomic():
+                OutboxEmail.create(notification=notification_id, to_address=address, next_attempt_at=now,
+                                   message_id=f"<{uuid.uuid4().hex}@{domain}>", created_at=now)
+            queued += 1
+        except IntegrityError:
+            pass  # another tick queued it first: the unique notification keeps it to one e-mail
+    return queued
+
+
+def _claim(email, now):
+    """Take an e-mail for this tick by a conditional update; False when another tick has it."""
+    return (OutboxEmail.update(status="SENDING", claimed_at=now, attempts=OutboxEmail.attempts + 1)
+            .where((OutboxEmail.id == email.id) & (OutboxEmail.status == email.status)
+                   & (OutboxEmail.attempts == email.attempts))
+            .execute()) == 1
+
+
+def send_due_emails(config, now):
+    """Send every due e-mail once; returns (sent, failed for good)."""
+    due = (OutboxEmail.select()
+           .where(((OutboxEmail.status == "PENDING") & (OutboxEmail.next_attempt_at <= now))
+                  | ((OutboxEmail.status == "SENDING") & (OutboxEmail.claimed_at < now - CLAIM_TIMEOUT)))
+           .order_by(OutboxEmail.id)
+           .limit(int(config["EMAIL_BATCH_SIZE"])))
+    sent = failed = 0
+    for email in list(due):
+        if not _claim(email, now):
+            continue
+        try:
+            subject = deliver(config, email)
+        except (OSError, smtplib.SMTPException) as error:
+            attempts = email.attempts + 1
+            if attempts >= int(config["EMAIL_MAX_ATTEMPTS"]):
+                status, failed = "FAILED", failed + 1
+                next_attempt = now
+            else:
+                status = "PENDING"
+                next_attempt = now + RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)]
+            (OutboxEmail.update(status=status, next_attempt_at=next_attempt, last_error=str(error)[:500])
+             .where(OutboxEmail.id == email.id).execute())
+            continue
+        (OutboxEmail.update(status="SENT", sent_at=now, subject=subject, last_error="")
+         .where(OutboxEmail.id == email.id).execute())
+        sent += 1
+    return sent, failed
+
+
+def compose(config, email):
+    """The message for one outbox row, in the recipient's language."""
+    notification = Notification.get_by_id(email.notification_id)
+    user = User.get_by_id(notification.user_id)
+    request = RefundRequest.get_or_none(RefundRequest.id == notification.request_id)
+    # Outside a web request: build links against the portal's public address.
+    with current_app.test_request_context("/", base_url=config["PUBLIC_URL"]), \
+            force_locale(user.locale or "zh_CN"):
+        link = (url_for("refunds.show_request", request_id=request.id, _external=True) if request
+                else url_for("site.index", _external=True))
+        subject = render_template("email/refund_state_subject.txt", request=request,
+                                  notification=notification).strip()
+        body = render_template("email/refund_state.txt", request=request, notification=notification,
+                               link=link)
+    message = EmailMessage()
+    message["From"] = config["SMTP_FROM"]
+    message["To"] = email.to_address
+    message["Subject"] = subject
+    message["Message-ID"] = email.message_id
+    message["Date"] = formatdate(localtime=False)
+    message.set_content(body)
+    return message
+
+
+def deliver(config, email):
+    """Send one e-mail over SMTP; returns its subject. Raises on failure."""
+    message = compose(config, email)
+    port = int(config["SMTP_PORT"])
+    with smtplib.SMTP(config["SMTP_HOST"], port, timeout=int(config["SMTP_TIMEOUT"])) as smtp:
+        if config.get("SMTP_STARTTLS"):
+            smtp.starttls()
+        if config.get("SMTP_USERNAME"):
+            smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+        smtp.send_message(message)
+    return message["Subject"]
+
+
+@click.command("tick")
+def tick_command():
+    """Run the due time-based steps: waiting periods, expiries, e-mails (cron: every minute)."""
+    with db.connection_context():
+        report = run(current_app.config)
+    click.echo(report.summary())

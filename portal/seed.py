@@ -1,0 +1,64 @@
+"""Reference data every installation needs: the reason codes and their seller-facing texts.
+
+``init-db`` inserts the codes that are missing and never overwrites one an operator has edited.
+"""
+from portal.models import ReasonCode
+
+# (code, kind, label zh, label en, message zh, message en)
+REASON_CODES = (
+    ("PENDING_COMPLAINT", "REJECT", "存在未结案的投诉", "An unresolved complaint",
+     "您的店铺有一笔投诉尚未结案。结案后即可重新申请退还。",
+     "Your shop has a complaint that is not closed yet. Apply again once it is closed."),
+    ("AMOUNT_INCORRECT", "REJECT", "申请金额有误", "The amount is not right",
+     "申请金额与可退金额不一致，请核对后重新申请。",
+     "The amount does not match what is refundable. Check it and apply again."),
+    ("PAYEE_MISMATCH", "REJECT", "收款信息与主体不一致", "Payee does not match the shop entity",
+     "收款账户户名须与店铺主体一致。请修改收款信息后重新申请。",
+     "The payee account must be held by the shop's registered entity. Correct it and apply again."),
+    ("MATERIALS_MISSING", "REJECT", "材料不全", "Materials missing",
+     "申请所需材料不全，请补齐后重新申请。",
+     "Some required materials are missing. Add them and apply again."),
+    ("ACCOUNT_BANNED", "REJECT", "店铺已封禁，保证金不予退还", "Shop banned: deposit forfeited",
+     "您的店铺已被封禁，依据平台规则保证金不予退还。如有异议，请提交申诉工单。",
+     "Your shop is banned, and under the platform rules its deposit is forfeited. "
+     "If you disagree, open an appeal ticket."),
+    ("RISK_REVIEW", "HOLD", "风险复核", "Risk review",
+     "您的账户正在进行安全复核，复核完成后将继续处理。",
+     "Your account is under a security review; processing continues when it is done."),
+    ("NEW_DISPUTE", "HOLD", "出现新的交易纠纷", "A new buyer dispute",
+     "您的店铺出现新的交易纠纷，纠纷解决后将继续处理。",
+     "A new buyer dispute was opened; processing continues once it is resolved."),
+    ("PRECHECK_FAILED", "HOLD", "前置检查未通过", "A pre-check no longer passes",
+     "公示期结束时前置检查未通过，请按提示处理后等待客服继续审核。",
+     "When the waiting period ended a pre-check no longer passed. Fix what it names; support "
+     "continues the review then."),
+    ("PROOF_OF_PAYMENT", "NEEDS_INFO", "需要缴纳凭证", "Proof of payment needed",
+     "请上传最近一笔保证金缴纳凭证。", "Please upload the proof of your latest deposit payment."),
+    ("IDENTITY_CHECK", "NEEDS_INFO", "需要身份核验", "Identity check needed",
+     "请补充法定代表人身份证明材料。", "Please add proof of identity of the legal representative."),
+    ("ACCOUNT_CLOSED", "PAYOUT_FAILURE", "收款账户已注销", "Payee account closed",
+     "收款账户已注销，请更新收款信息，我们将重新打款。",
+     "The payee account is closed. Update your payee details and we will pay again."),
+    ("HOLDER_NAME_MISMATCH", "PAYOUT_FAILURE", "户名不符", "Holder name mismatch",
+     "银行退回：户名与账户不符。请核对收款信息中的户名。",
+     "Returned by the bank: the holder name does not match the account. Check the holder name."),
+    ("INVALID_ACCOUNT", "PAYOUT_FAILURE", "账号无效", "Invalid account number",
+     "银行退回：账号无效。请核对收款账号。",
+     "Returned by the bank: the account number is invalid. Check the account number."),
+    ("PAYOUT_OTHER", "PAYOUT_FAILURE", "其他打款失败", "Other payout failure",
+     "打款未成功，财务将与您联系或重新打款。",
+     "The payout did not go through. Finance will contact you or pay again."),
+)
+
+
+def reference_data():
+    """Insert every reason code that is missing; returns how many were added."""
+    existing = {code for (code,) in ReasonCode.select(ReasonCode.code).tuples()}
+    added = 0
+    for order, (code, kind, label_zh, label_en, message_zh, message_en) in enumerate(REASON_CODES):
+        if code in existing:
+            continue
+        ReasonCode.create(code=code, kind=kind, label_zh=label_zh, label_en=label_en,
+                          message_zh=message_zh, message_en=message_en, sort_order=order * 10)
+        added += 1
+    return added
