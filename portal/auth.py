@@ -41,7 +41,7 @@ def safe_next(target):
 
 def home_for(user):
     """Where a user lands after signing in."""
-    return url_for("deposit.show_deposit") if user.role == "seller" else url_for("site.index")
+    return url_for("deposit.show_deposit") if user.role == "seller" else url_for("desk.show_queue")
 
 
 @bp.get("/login")

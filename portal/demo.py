@@ -22,6 +22,7 @@ from portal.models import (
     User,
     Violation,
 )
+from portal.workdays import WorkCalendar
 
 PASSWORD = "demo-pass-2026"
 DAY = datetime.timedelta(days=1)
@@ -56,7 +57,9 @@ def _request(shop, user, now, days_ago, amount_yuan, steps=(), kind=eligibility.
     """A request submitted some days ago, then moved through ``steps`` a day apart."""
     policy = eligibility.Policy()
     at = _days_ago(now, days_ago)
-    submission = refunding.submit(shop.id, user, kind, amount_yuan * 100, uuid.uuid4().hex, policy, now=at)
+    timing = refunding.Timing(WorkCalendar(), 3, 7)
+    submission = refunding.submit(shop.id, user, kind, amount_yuan * 100, uuid.uuid4().hex, policy, now=at,
+                                  timing=timing)
     refund = submission.request
     for offset, (target, role, details) in enumerate(steps, start=1):
         refunding._apply(refund, target, None, role, now=at + offset * DAY, **details)

@@ -212,6 +212,8 @@ class RefundRequest(BaseModel):
     resubmission_of = ForeignKeyField("self", null=True, backref="resubmissions", on_delete="SET NULL")
     assigned_to = ForeignKeyField(User, null=True, on_delete="SET NULL")
     version = IntegerField(default=1)  # bumped by every transition; the live poll compares it
+    due_date = DateField(null=True)  # the last working day of the 3-7 day window: the desk's queue order
+    info_due_date = DateField(null=True)  # while NEEDS_INFO: the last day the seller can answer
 
     class Meta:
         indexes = ((("shop", "idempotency_key"), True),)
@@ -226,6 +228,10 @@ class RefundRequest(BaseModel):
 # index, which SQLite and PostgreSQL both have), so no race in the app can create a second one.
 RefundRequest.add_index(
     RefundRequest.index(RefundRequest.shop, unique=True, name="refund_request_one_open_per_shop")
+    .where(RefundRequest.state.not_in(workflow.TERMINAL_STATES)))
+# The desk's queue reads open requests by due date; this index serves it at any size.
+RefundRequest.add_index(
+    RefundRequest.index(RefundRequest.due_date, RefundRequest.id, name="refund_request_open_by_due")
     .where(RefundRequest.state.not_in(workflow.TERMINAL_STATES)))
 
 
@@ -358,6 +364,47 @@ class OutboxEmail(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
+class PayoutAttempt(BaseModel):
+    """One attempt to pay a request out, with the unique reference the bank or gateway echoes back."""
+
+    request = ForeignKeyField(RefundRequest, backref="payout_attempts", on_delete="RESTRICT")
+    attempt_no = IntegerField()
+    reference = CharField(unique=True)  # ours, e.g. PO-12-1: one per attempt, so none is paid twice
+    amount_fen = IntegerField()
+    status = CharField(default="PROCESSING")  # PROCESSING, PAID, FAILED
+    bank_reference = CharField(null=True)
+    failure_code = CharField(default="")
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    settled_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("request", "attempt_no"), True),)
+
+
+class WebhookEvent(BaseModel):
+    """A payment gateway event, stored by its id so a replay is recognised and handled once."""
+
+    event_id = CharField(unique=True)
+    event_type = CharField()
+    payout_reference = CharField(default="")
+    outcome = CharField()  # APPLIED, STALE (arrived after the attempt was settled)
+    payload = TextField()
+    received_at = DateTimeField(default=utcnow)
+
+
+class AuditLog(BaseModel):
+    """One desk action or sensitive view: append-only (the database refuses updates and deletes)."""
+
+    actor = ForeignKeyField(User, null=True, on_delete="RESTRICT")
+    actor_role = CharField()
+    action = CharField(index=True)
+    request = ForeignKeyField(RefundRequest, null=True, on_delete="RESTRICT")
+    shop = ForeignKeyField(Shop, null=True, on_delete="RESTRICT")
+    details = TextField(default="")  # what changed, as JSON
+    created_at = DateTimeField(default=utcnow, index=True)
+
+
 def deposit_figures(shop):
     """The shop's figures from its ledger and its category requirements (two queries)."""
     required = ledger.required_from_categories(
@@ -368,4 +415,4 @@ def deposit_figures(shop):
 
 MODELS = [Shop, User, LoginAttempt, CategoryRequirement, Violation, Dispute, Arrear, PayeeAccount,
           PayeeChange, RefundRequest, RefundEvent, LedgerEntry, CalendarOverride, ReasonCode, Notification,
-          OutboxEmail]
+          OutboxEmail, PayoutAttempt, WebhookEvent, AuditLog]

@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from portal import eligibility, htmx
+from portal import eligibility, htmx, payouts
 from portal.db import utcnow, write_transaction
 from portal.models import PayeeAccount, PayeeChange, Shop
 from portal.web import require_seller, signed_in_only
@@ -107,6 +107,9 @@ def save_payee():
             summary = _describe(old_values) + " -> " + _describe(new_values)
         PayeeChange.create(shop=shop_id, changed_by=current_user.id, changed_at=now, summary=summary)
     flash(_("Payee details saved. Refunds are paid to this account from now on."))
+    # A payout that failed on the old details is tried again on the new ones straight away.
+    if payouts.retry_after_payee_fix(shop_id, current_user) is not None:
+        flash(_("A new payout attempt has started for your refund."))
     return htmx.see_other(url_for("payee.edit_payee"))
 
 

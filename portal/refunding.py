@@ -53,6 +53,19 @@ class TransitionConflict(Exception):
 
 
 @dataclass(frozen=True)
+class Timing:
+    """The working-day calendar and the 3-7 day window, for due dates."""
+
+    calendar: object
+    min_workdays: int
+    max_workdays: int
+
+    def due_date(self, review_start):
+        """The last working day of the window that starts with review."""
+        return self.calendar.add_workdays(review_start, self.max_workdays)
+
+
+@dataclass(frozen=True)
 class Submission:
     """The outcome of a submit: the request, and whether this call created it."""
 
@@ -111,11 +124,13 @@ def _lock_shop(shop_id):
     return lock_for_update(Shop.select().where(Shop.id == shop_id)).get()
 
 
-def submit(shop_id, user, kind, amount_fen, idempotency_key, policy, now=None, resubmission_of=None):
+def submit(shop_id, user, kind, amount_fen, idempotency_key, policy, now=None, resubmission_of=None,
+           timing=None):
     """Create a refund request with its hold, or return the one this key already created.
 
     ``amount_fen`` is ignored for a full exit, which takes everything not frozen or held.
-    ``resubmission_of`` links a new request to the rejected one it replaces.
+    ``resubmission_of`` links a new request to the rejected one it replaces; ``timing`` gives it
+    its due date.
     Raises ``RefundBlocked`` or ``AmountAboveRefundable``.
     """
     now = now or utcnow()
@@ -136,7 +151,7 @@ def submit(shop_id, user, kind, amount_fen, idempotency_key, policy, now=None, r
             elif amount_fen > refundable:
                 raise AmountAboveRefundable(refundable)
             request = _create(shop, user, kind, amount_fen, idempotency_key, facts, policy, now,
-                              resubmission_of)
+                              resubmission_of, timing)
             return Submission(request, created=True)
     except IntegrityError:
         # Another submission won the race: the same key (a double click or a replay) answers
@@ -149,7 +164,8 @@ def submit(shop_id, user, kind, amount_fen, idempotency_key, policy, now=None, r
         raise RefundBlocked(eligibility.evaluate(shop_facts(shop, now), kind, policy)) from None
 
 
-def _create(shop, user, kind, amount_fen, idempotency_key, facts, policy, now, resubmission_of=None):
+def _create(shop, user, kind, amount_fen, idempotency_key, facts, policy, now, resubmission_of=None,
+            timing=None):
     """Write the request, its SUBMITTED event, its hold, and the system's first step."""
     review_starts_at = None
     if kind == eligibility.FULL_EXIT:
@@ -158,7 +174,8 @@ def _create(shop, user, kind, amount_fen, idempotency_key, facts, policy, now, r
     request = RefundRequest.create(
         shop=shop.id, kind=kind, requested_fen=amount_fen, state=workflow.SUBMITTED,
         idempotency_key=idempotency_key, created_by=user.id if user else None, created_at=now,
-        state_changed_at=now, review_starts_at=review_starts_at, resubmission_of=resubmission_of)
+        state_changed_at=now, review_starts_at=review_starts_at, resubmission_of=resubmission_of,
+        due_date=timing.due_date(review_starts_at or now) if timing else None)
     RefundEvent.create(request=request.id, actor=user.id if user else None, actor_role=workflow.SELLER,
                        from_state=None, to_state=workflow.SUBMITTED, created_at=now)
     LedgerEntry.create(shop=shop.id, entry_type=ledger.REFUND_HOLD, amount_fen=amount_fen,
@@ -179,7 +196,7 @@ def held_for(request_id):
 
 
 def _apply(request, target, user, actor_role, reason_code="", seller_message="", internal_note="",
-           now=None, approved_fen=None, bank_reference=None, blocker_codes=()):
+           now=None, approved_fen=None, bank_reference=None, blocker_codes=(), info_due_date=None):
     """Move a request by a conditional update, append its event and ledger entries.
 
     Must run inside a transaction. Raises ``TransitionRefused`` or ``TransitionConflict``.
@@ -192,6 +209,8 @@ def _apply(request, target, user, actor_role, reason_code="", seller_message="",
                RefundRequest.version: RefundRequest.version + 1}
     if approved_fen is not None:
         changes[RefundRequest.approved_fen] = approved_fen
+    if target == workflow.NEEDS_INFO:
+        changes[RefundRequest.info_due_date] = info_due_date
     # UPDATE ... WHERE state = old: of two agents clicking at once exactly one row count is 1.
     updated = (RefundRequest.update(changes)
                .where((RefundRequest.id == request.id) & (RefundRequest.state == request.state))
@@ -286,7 +305,9 @@ def answer_needs_info(request_id, user, message):
 
 
 def needs_info_due(request, calendar, workdays):
-    """The last day to answer a NEEDS_INFO request: N working days after it was asked."""
+    """The last day to answer a NEEDS_INFO request: the agent's date, else N working days after asking."""
+    if request.info_due_date is not None:
+        return request.info_due_date
     return calendar.add_workdays(request.state_changed_at, workdays)
 
 

@@ -76,6 +76,13 @@ def working_calendar():
     return WorkCalendar(CalendarOverride.as_mapping())
 
 
+def timing(calendar=None):
+    """The due-date rules for new requests, from the settings."""
+    config = current_app.config
+    return refunding.Timing(calendar or working_calendar(), config["REFUND_MIN_WORKDAYS"],
+                            config["REFUND_MAX_WORKDAYS"])
+
+
 def expected_window(refund, calendar=None):
     """The 3-7 working-day window of a request, counted from the start of its review."""
     calendar = calendar or working_calendar()
@@ -153,7 +160,8 @@ def submit_request():
     previous = _resubmitted_request(shop_id, form.resubmission_of.data)
     try:
         submission = refunding.submit(shop_id, current_user, kind, amount_fen, form.idempotency_key.data,
-                                      policy, resubmission_of=previous.id if previous else None)
+                                      policy, resubmission_of=previous.id if previous else None,
+                                      timing=timing())
     except refunding.RefundBlocked as blocked:
         return _form_page(shop, form, status=422, blocked_checks=blocked.checks, previous=previous)
     except refunding.AmountAboveRefundable as above:

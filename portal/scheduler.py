@@ -63,10 +63,9 @@ def run(config, now=None):
 
     calendar = WorkCalendar(CalendarOverride.as_mapping())
     workdays = int(config["NEEDS_INFO_EXPIRY_WORKDAYS"])
-    # N working days are at least N calendar days: a cheap filter before the calendar decides.
+    # Requests waiting for the seller are few at any moment; the calendar decides for each.
     candidates = (RefundRequest.select(RefundRequest.id)
-                  .where((RefundRequest.state == workflow.NEEDS_INFO)
-                         & (RefundRequest.state_changed_at <= now - datetime.timedelta(days=workdays)))
+                  .where(RefundRequest.state == workflow.NEEDS_INFO)
                   .order_by(RefundRequest.id).tuples())
     for (request_id,) in list(candidates):
         if refunding.expire_if_due(request_id, calendar, workdays, now) == workflow.EXPIRED:

@@ -51,6 +51,11 @@ DEFAULTS = {
     "EMAIL_MAX_AGE_HOURS": 24,
     "EMAIL_BATCH_SIZE": 100,
     "EMAIL_MAX_ATTEMPTS": 6,
+    # Payouts: failures before a request is handed to finance for manual handling.
+    "PAYOUT_MAX_ATTEMPTS": 3,
+    # The payment gateway's webhook: shared HMAC secret (unset = webhook off) and clock tolerance.
+    "GATEWAY_WEBHOOK_SECRET": "",
+    "GATEWAY_TOLERANCE_SECONDS": 300,
 }
 
 # Settings that may come from the environment, with the type to read them as.
@@ -83,6 +88,9 @@ _ENVIRONMENT = {
     "SMTP_TIMEOUT": int,
     "EMAIL_MAX_AGE_HOURS": int,
     "EMAIL_MAX_ATTEMPTS": int,
+    "PAYOUT_MAX_ATTEMPTS": int,
+    "GATEWAY_WEBHOOK_SECRET": str,
+    "GATEWAY_TOLERANCE_SECONDS": int,
 }
 
 

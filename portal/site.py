@@ -15,11 +15,7 @@ def index():
     """Send people to the page they use most."""
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
-    if current_user.role == "seller":
-        return redirect(home_for(current_user))
-    from flask import render_template
-
-    return render_template("site/staff_home.html")
+    return redirect(home_for(current_user))
 
 
 @bp.get("/lang/<code>")

@@ -1,4 +1,5 @@
 """What every page shares: extensions, security headers, error pages, locale and template helpers."""
+from babel import Locale
 from flask import abort, g, render_template, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel, format_date, format_datetime, get_locale
@@ -52,6 +53,21 @@ def select_locale():
     if best and best.startswith("en"):
         return "en"
     return "zh_CN"
+
+
+def current_language():
+    """The request's language as settings and the switch spell it (``zh_CN`` or ``en``).
+
+    Not ``str(get_locale())``: Babel expands zh_CN to ``zh_Hans_CN`` (which is also why the
+    Chinese catalogue lives in ``translations/zh_Hans_CN``).
+    """
+    from flask import current_app
+
+    locale = get_locale()
+    for code in current_app.config["LANGUAGES"]:
+        if Locale.parse(code) == locale:
+            return code
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 @login_manager.user_loader
@@ -139,6 +155,7 @@ def init_app(app):
         format_datetime=format_datetime,
         format_date=format_date,
         get_locale=get_locale,
+        current_language=current_language,
         fix_url=fix_url,
         check_message=check_message,
         state_label=state_label,
@@ -169,6 +186,11 @@ def init_app(app):
                     "typed, and send it again.")
         return render_template("error.html", title=_("Please try again"), message=message), 400
 
+    @app.errorhandler(403)
+    def _forbidden(error):
+        return render_template("error.html", title=_("Not for your role"),
+                               message=_("Your role cannot take this action. Ask a colleague who can.")), 403
+
     @app.errorhandler(404)
     def _not_found(error):
         return render_template("error.html", title=_("Not found"),
@@ -192,7 +214,7 @@ def init_app(app):
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     def _database_down(error):
-        app.logger.error("database unavailable: %s", error)
+        app.logger.exception("database unavailable: %s", error)
         g.database_down = True
         return render_template("error.html", title=_("Temporarily unavailable"),
                                message=_("The portal cannot reach its database right now. Nothing was "

@@ -1,0 +1,220 @@
+"""Payouts: attempts with unique references, finance's records, and the gateway's signed webhook.
+
+A payout attempt starts when finance (or the system, after the seller fixes payee details) moves
+a request to PAYOUT_PROCESSING. It ends exactly once: paid (the request completes and the ledger
+books REFUND_PAID with the bank reference) or failed (the seller is told what to fix). Repeated
+failures hand the request to finance for manual handling (ESCALATED).
+"""
+import datetime
+import hashlib
+import hmac
+import json
+
+from peewee import IntegrityError, fn
+
+from portal import audit, refunding, workflow
+from portal.db import lock_for_update, utcnow, write_transaction
+from portal.models import PayoutAttempt, RefundRequest, WebhookEvent
+
+
+class PayoutError(Exception):
+    """A payout record that cannot be accepted; ``code`` names why."""
+
+    def __init__(self, code, **params):
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+# --- webhook signatures (pure) ---------------------------------------------------------------
+
+def sign(secret, timestamp, body):
+    """The gateway's signature: HMAC-SHA256 over ``<timestamp>.<raw body>``, hex."""
+    message = str(timestamp).encode("ascii") + b"." + body
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def verify(secret, timestamp, signature, body, now_epoch, tolerance_seconds):
+    """Why a webhook must be refused ('stale', 'bad_signature'), or None when it is genuine."""
+    try:
+        sent_at = int(timestamp)
+    except (TypeError, ValueError):
+        return "stale"
+    if abs(now_epoch - sent_at) > tolerance_seconds:
+        return "stale"
+    expected = sign(secret, sent_at, body)
+    given = (signature or "").removeprefix("sha256=")
+    # compare_digest: the time taken does not tell an attacker how much of a guess was right.
+    if not hmac.compare_digest(expected, given):
+        return "bad_signature"
+    return None
+
+
+# --- attempts --------------------------------------------------------------------------------
+
+def current_attempt(request_id):
+    """The newest attempt of a request, or None."""
+    return (PayoutAttempt.select().where(PayoutAttempt.request == request_id)
+            .order_by(PayoutAttempt.attempt_no.desc()).first())
+
+
+def _new_attempt(request, user, now):
+    """Record the next attempt of a request with its own reference."""
+    number = (PayoutAttempt.select(fn.COALESCE(fn.MAX(PayoutAttempt.attempt_no), 0))
+              .where(PayoutAttempt.request == request.id).scalar()) + 1
+    return PayoutAttempt.create(request=request.id, attempt_no=number, reference=f"PO-{request.id}-{number}",
+                                amount_fen=request.approved_fen, created_by=user.id if user else None,
+                                created_at=now)
+
+
+def start(request_id, user, actor_role, expected_state, now=None):
+    """Move an approved (or failed, now fixed) request to PAYOUT_PROCESSING with a new attempt."""
+    now = now or utcnow()
+    with write_transaction():
+        request = _locked(request_id)
+        if request.state != expected_state:
+            raise refunding.TransitionConflict(request)
+        refunding._apply(request, workflow.PAYOUT_PROCESSING, user, actor_role, now=now)
+        request.approved_fen = request.approved_fen or request.requested_fen
+        attempt = _new_attempt(request, user, now)
+        audit.record(user, "payout.start", request.id, request.shop_id, now, reference=attempt.reference,
+                     amount_fen=attempt.amount_fen, actor_role=actor_role)
+    return attempt
+
+
+def _locked(request_id):
+    """The request, row-locked for the rest of the transaction."""
+    return lock_for_update(RefundRequest.select().where(RefundRequest.id == request_id)).get()
+
+
+def record_paid(request_id, user, actor_role, bank_reference, amount_fen, now=None, reference=None):
+    """Book a payout as paid: the amount must equal the approved amount; the request completes."""
+    now = now or utcnow()
+    bank_reference = (bank_reference or "").strip()
+    if not bank_reference:
+        raise PayoutError("bank_reference_missing")
+    with write_transaction():
+        request = _locked(request_id)
+        if request.state not in (workflow.PAYOUT_PROCESSING, workflow.ESCALATED):
+            raise refunding.TransitionConflict(request)
+        if amount_fen != request.approved_fen:
+            raise PayoutError("amount_mismatch", approved_fen=request.approved_fen)
+        attempt = current_attempt(request.id)
+        if reference is not None and (attempt is None or attempt.reference != reference):
+            raise PayoutError("not_current_attempt")
+        if attempt is not None and attempt.status == "PROCESSING":
+            (PayoutAttempt.update(status="PAID", bank_reference=bank_reference, settled_at=now)
+             .where((PayoutAttempt.id == attempt.id) & (PayoutAttempt.status == "PROCESSING")).execute())
+        refunding._apply(request, workflow.COMPLETED, user, actor_role, now=now, bank_reference=bank_reference)
+        audit.record(user, "payout.paid", request.id, request.shop_id, now, bank_reference=bank_reference,
+                     amount_fen=amount_fen, reference=attempt.reference if attempt else None,
+                     actor_role=actor_role)
+    return RefundRequest.get_by_id(request_id)
+
+
+def record_failed(request_id, user, actor_role, failure_code, seller_message, max_attempts, now=None,
+                  reference=None):
+    """Book a payout as failed with a code the seller can act on; escalate after repeated failures."""
+    now = now or utcnow()
+    with write_transaction():
+        request = _locked(request_id)
+        if request.state != workflow.PAYOUT_PROCESSING:
+            raise refunding.TransitionConflict(request)
+        attempt = current_attempt(request.id)
+        if reference is not None and (attempt is None or attempt.reference != reference):
+            raise PayoutError("not_current_attempt")
+        if attempt is not None:
+            (PayoutAttempt.update(status="FAILED", failure_code=failure_code, settled_at=now)
+             .where((PayoutAttempt.id == attempt.id) & (PayoutAttempt.status == "PROCESSING")).execute())
+        refunding._apply(request, workflow.PAYOUT_FAILED, user, actor_role, reason_code=failure_code,
+                         seller_message=seller_message, now=now)
+        audit.record(user, "payout.failed", request.id, request.shop_id, now, failure_code=failure_code,
+                     reference=attempt.reference if attempt else None, actor_role=actor_role)
+        failures = (PayoutAttempt.select().where((PayoutAttempt.request == request.id)
+                                                 & (PayoutAttempt.status == "FAILED")).count())
+        if failures >= max_attempts:
+            refunding._apply(request, workflow.ESCALATED, None, workflow.SYSTEM, reason_code=failure_code,
+                             internal_note=f"{failures} failed payout attempts: finance pays by hand",
+                             now=now)
+    return RefundRequest.get_by_id(request_id)
+
+
+def retry_after_payee_fix(shop_id, user, now=None):
+    """The seller fixed the payee details: a request whose payout failed gets a new attempt."""
+    request = (RefundRequest.select()
+               .where((RefundRequest.shop == shop_id) & (RefundRequest.state == workflow.PAYOUT_FAILED))
+               .first())
+    if request is None:
+        return None
+    try:
+        return start(request.id, user, workflow.SELLER, workflow.PAYOUT_FAILED, now)
+    except (refunding.TransitionConflict, workflow.TransitionRefused):
+        return None  # someone else moved it first: nothing to retry
+
+
+# --- the gateway's webhook -------------------------------------------------------------------
+
+def handle_gateway_event(payload, raw_body, max_attempts, now=None):
+    """Apply one verified gateway event exactly once; returns ('applied'|'duplicate'|'stale'|'unknown', detail).
+
+    Replays are recognised by the event id. Events that arrive after their attempt was settled
+    (out of order, or for an older attempt) are kept as STALE and change nothing.
+    """
+    now = now or utcnow()
+    event_id = str(payload.get("event_id") or "")
+    event_type = str(payload.get("type") or "")
+    reference = str(payload.get("payout_reference") or "")
+    if not event_id or event_type not in ("payout.succeeded", "payout.failed"):
+        return "invalid", "event_id and a known type are required"
+    if WebhookEvent.get_or_none(WebhookEvent.event_id == event_id) is not None:
+        return "duplicate", event_id
+    attempt = PayoutAttempt.get_or_none(PayoutAttempt.reference == reference)
+    if attempt is None:
+        return "unknown", reference
+    outcome = "APPLIED"
+    try:
+        with write_transaction():
+            # The event row first: a concurrent replay of the same id fails here and changes nothing.
+            WebhookEvent.create(event_id=event_id, event_type=event_type, payout_reference=reference,
+                                outcome="PENDING", payload=raw_body.decode("utf-8", "replace"), received_at=now)
+            attempt = PayoutAttempt.get_by_id(attempt.id)
+            newest = current_attempt(attempt.request_id)
+            request = _locked(attempt.request_id)
+            if (attempt.status != "PROCESSING" or newest.id != attempt.id
+                    or request.state != workflow.PAYOUT_PROCESSING):
+                outcome = "STALE"
+            elif event_type == "payout.succeeded":
+                amount = int(payload.get("amount_fen", attempt.amount_fen))
+                record_paid(request.id, None, workflow.GATEWAY, payload.get("bank_reference") or reference,
+                            amount, now, reference=reference)
+            else:
+                # No message text: the timeline shows the failure code's own message in the
+                # seller's language.
+                code = str(payload.get("failure_code") or "PAYOUT_OTHER")
+                record_failed(request.id, None, workflow.GATEWAY, code, "", max_attempts, now,
+                              reference=reference)
+            WebhookEvent.update(outcome=outcome).where(WebhookEvent.event_id == event_id).execute()
+    except IntegrityError:
+        return "duplicate", event_id
+    except PayoutError as error:
+        with write_transaction():
+            WebhookEvent.create(event_id=event_id, event_type=event_type, payout_reference=reference,
+                                outcome="REFUSED:" + error.code, payload=raw_body.decode("utf-8", "replace"),
+                                received_at=now)
+        return "refused", error.code
+    return outcome.lower(), reference
+
+
+def parse_body(raw_body):
+    """The webhook's JSON object, or None when it is not one."""
+    try:
+        payload = json.loads(raw_body)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def epoch(moment=None):
+    """Seconds since the epoch for a naive UTC moment (now by default)."""
+    moment = moment or utcnow()
+    return int(moment.replace(tzinfo=datetime.UTC).timestamp())
