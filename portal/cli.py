@@ -7,7 +7,9 @@ from peewee import IntegrityError
 
 from portal import accounts
 from portal.db import db, write_transaction
-from portal.models import ROLES, SELLER, CalendarOverride, Shop, User
+from portal.models import ROLES, SELLER, CalendarOverride, ReasonCode, Shop, User
+
+REASON_KINDS = ("REJECT", "HOLD", "NEEDS_INFO", "PAYOUT_FAILURE")
 
 
 @click.command("create-user")
@@ -94,9 +96,76 @@ def calendar_list():
         click.echo("No overrides.")
 
 
+@click.group("reasons")
+def reasons_group():
+    """Reason codes and their seller-facing texts (both languages)."""
+
+
+@reasons_group.command("list")
+@click.option("--kind", type=click.Choice(REASON_KINDS), help="Only codes of this kind.")
+def reasons_list(kind):
+    """Show every reason code with its labels."""
+    with db.connection_context():
+        query = ReasonCode.select().order_by(ReasonCode.kind, ReasonCode.sort_order, ReasonCode.code)
+        if kind:
+            query = query.where(ReasonCode.kind == kind)
+        for reason in query:
+            state = "" if reason.active else "  (disabled)"
+            click.echo(f"{reason.kind:15} {reason.code:22} {reason.label_zh} / {reason.label_en}{state}")
+
+
+@reasons_group.command("set")
+@click.argument("code")
+@click.option("--kind", type=click.Choice(REASON_KINDS), help="Required for a new code.")
+@click.option("--label-zh")
+@click.option("--label-en")
+@click.option("--message-zh", help="The seller message template in Chinese.")
+@click.option("--message-en", help="The seller message template in English.")
+def reasons_set(code, kind, label_zh, label_en, message_zh, message_en):
+    """Add a reason code or change its texts (only the options given change)."""
+    given = {"kind": kind, "label_zh": label_zh, "label_en": label_en, "message_zh": message_zh,
+             "message_en": message_en}
+    changes = {key: value for key, value in given.items() if value is not None}
+    with db.connection_context(), write_transaction():
+        reason = ReasonCode.get_or_none(ReasonCode.code == code)
+        if reason is None:
+            missing = [name for name in ("kind", "label_zh", "label_en") if name not in changes]
+            if missing:
+                raise click.UsageError("a new code needs " + ", ".join("--" + m.replace("_", "-") for m in missing))
+            ReasonCode.create(code=code, **changes)
+            click.echo(f"Added {code}.")
+            return
+        if changes:
+            ReasonCode.update(**changes).where(ReasonCode.id == reason.id).execute()
+        click.echo(f"Updated {code}.")
+
+
+@reasons_group.command("disable")
+@click.argument("code")
+def reasons_disable(code):
+    """Stop offering a code (events that used it keep their label)."""
+    _set_reason_active(code, False)
+
+
+@reasons_group.command("enable")
+@click.argument("code")
+def reasons_enable(code):
+    """Offer a disabled code again."""
+    _set_reason_active(code, True)
+
+
+def _set_reason_active(code, active):
+    """Enable or disable one code."""
+    with db.connection_context():
+        changed = ReasonCode.update(active=active).where(ReasonCode.code == code).execute()
+    if not changed:
+        raise click.ClickException(f"no reason code {code!r}")
+    click.echo(f"{code} {'enabled' if active else 'disabled'}.")
+
+
 def init_app(app):
     """Register the operator commands."""
     from portal.scheduler import tick_command
 
-    for command in (create_user_command, demo_command, calendar_group, tick_command):
+    for command in (create_user_command, demo_command, calendar_group, tick_command, reasons_group):
         app.cli.add_command(command)

@@ -129,23 +129,23 @@ def _forms(refund, **bound):
     failures = _reason_choices("PAYOUT_FAILURE")
     first = {kind: ReasonCode.of_kind(kind).first() for kind in ("REJECT", "HOLD", "PAYOUT_FAILURE")}
     forms = {
-        "assign": EmptyForm(formdata=None),
-        "approve": ApproveForm(formdata=None, expected_state=refund.state,
+        "assign": EmptyForm(formdata=None, prefix="assign"),
+        "approve": ApproveForm(formdata=None, prefix="approve", expected_state=refund.state,
                                amount=money.fen_to_yuan_text(refund.requested_fen)),
-        "reject": RejectForm(formdata=None, expected_state=refund.state,
+        "reject": RejectForm(formdata=None, prefix="reject", expected_state=refund.state,
                              seller_message=first["REJECT"].message(locale) if first["REJECT"] else ""),
-        "hold": HoldForm(formdata=None, expected_state=refund.state,
+        "hold": HoldForm(formdata=None, prefix="hold", expected_state=refund.state,
                          seller_message=first["HOLD"].message(locale) if first["HOLD"] else ""),
-        "needs_info": NeedsInfoForm(formdata=None, expected_state=refund.state,
+        "needs_info": NeedsInfoForm(formdata=None, prefix="info", expected_state=refund.state,
                                     due_workdays=current_app.config["NEEDS_INFO_EXPIRY_WORKDAYS"]),
-        "release": DecisionForm(formdata=None, expected_state=refund.state),
-        "start_payout": DecisionForm(formdata=None, expected_state=refund.state),
-        "paid": PaidForm(formdata=None, expected_state=refund.state,
+        "release": DecisionForm(formdata=None, prefix="release", expected_state=refund.state),
+        "start_payout": DecisionForm(formdata=None, prefix="start", expected_state=refund.state),
+        "paid": PaidForm(formdata=None, prefix="paid", expected_state=refund.state,
                          amount=money.fen_to_yuan_text(refund.approved_fen or refund.requested_fen)),
-        "failed": FailedForm(formdata=None, expected_state=refund.state,
+        "failed": FailedForm(formdata=None, prefix="failed", expected_state=refund.state,
                              seller_message=first["PAYOUT_FAILURE"].message(locale)
                              if first["PAYOUT_FAILURE"] else ""),
-        "reveal": EmptyForm(formdata=None),
+        "reveal": EmptyForm(formdata=None, prefix="reveal"),
     }
     forms.update(bound)
     forms["reject"].reason_code.choices = rejects
@@ -385,7 +385,7 @@ def approve_request(request_id):
                                    amount=money.format_fen(refund.requested_fen))) from error
         _transition(refund, form, workflow.APPROVED, approved_fen=approved,
                     seller_message=_approval_message(refund, approved))
-    return _decide(request_id, "approve", ApproveForm(), apply, _("Approved."))
+    return _decide(request_id, "approve", ApproveForm(prefix="approve"), apply, _("Approved."))
 
 
 def _approval_message(refund, approved):
@@ -401,7 +401,7 @@ def _approval_message(refund, approved):
 @role_required(AGENT)
 def reject_request(request_id):
     """Reject with a reason code and a message the seller reads."""
-    form = RejectForm()
+    form = RejectForm(prefix="reject")
     form.reason_code.choices = _reason_choices("REJECT")
 
     def apply(refund, form):
@@ -414,7 +414,7 @@ def reject_request(request_id):
 @role_required(AGENT)
 def ask_for_info(request_id):
     """Ask the seller for information, with a checklist and a due date in working days."""
-    form = NeedsInfoForm()
+    form = NeedsInfoForm(prefix="info")
     form.checklist.choices = _reason_choices("NEEDS_INFO")
 
     def apply(refund, form):
@@ -431,7 +431,7 @@ def ask_for_info(request_id):
 @role_required(AGENT)
 def hold_request(request_id):
     """Put the request on hold with a reason the seller reads."""
-    form = HoldForm()
+    form = HoldForm(prefix="hold")
     form.reason_code.choices = _reason_choices("HOLD")
 
     def apply(refund, form):
@@ -446,7 +446,7 @@ def release_request(request_id):
     """Take a request off hold: back to review."""
     def apply(refund, form):
         _transition(refund, form, workflow.UNDER_REVIEW)
-    return _decide(request_id, "release", DecisionForm(), apply, _("Back under review."))
+    return _decide(request_id, "release", DecisionForm(prefix="release"), apply, _("Back under review."))
 
 
 @bp.post("/refunds/<int:request_id>/payout/start")
@@ -455,7 +455,7 @@ def start_payout(request_id):
     """Finance starts paying an approved request: a new attempt with its own reference."""
     def apply(refund, form):
         payouts.start(refund.id, current_user, workflow.FINANCE, form.expected_state.data)
-    return _decide(request_id, "start_payout", DecisionForm(), apply, _("Payout started."))
+    return _decide(request_id, "start_payout", DecisionForm(prefix="start"), apply, _("Payout started."))
 
 
 @bp.post("/refunds/<int:request_id>/payout/paid")
@@ -474,14 +474,14 @@ def record_payout(request_id):
                 raise ValueError(_("The amount paid must equal the approved amount, %(amount)s.",
                                    amount=money.format_fen(error.params["approved_fen"]))) from error
             raise
-    return _decide(request_id, "paid", PaidForm(), apply, _("Payout recorded; the request is completed."))
+    return _decide(request_id, "paid", PaidForm(prefix="paid"), apply, _("Payout recorded; the request is completed."))
 
 
 @bp.post("/refunds/<int:request_id>/payout/failed")
 @role_required(FINANCE)
 def record_payout_failure(request_id):
     """Finance books a failed payout with a failure code; the seller is told what to fix."""
-    form = FailedForm()
+    form = FailedForm(prefix="failed")
     form.failure_code.choices = _reason_choices("PAYOUT_FAILURE")
 
     def apply(refund, form):
@@ -504,15 +504,18 @@ def reveal_payee(request_id):
     return htmx.render("desk/request.html", "payee_panel", **context)
 
 
-@bp.get("/reasons/<code>/message")
-def reason_message(code):
-    """The editable seller message of a reason code (the reject and hold forms swap it in)."""
+@bp.get("/reasons/message")
+def reason_message():
+    """The editable seller message of the chosen reason code, swapped in when the reason changes."""
+    prefix = request.args.get("form", "reject")
+    if prefix not in ("reject", "hold", "failed"):
+        abort(404)
+    code = request.args.get(f"{prefix}-reason_code") or request.args.get(f"{prefix}-failure_code") or ""
     reason = ReasonCode.get_or_none(ReasonCode.code == code)
     if reason is None:
         abort(404)
-    field = request.args.get("field", "seller_message")
-    form = RejectForm(formdata=None, seller_message=reason.message(get_locale()))
-    return htmx.render("desk/reason_message.html", field=form.seller_message, field_id=field)
+    form = RejectForm(formdata=None, prefix=prefix, seller_message=reason.message(get_locale()))
+    return htmx.render("desk/reason_message.html", field=form.seller_message)
 
 
 # --- the audit log ---------------------------------------------------------------------------
