@@ -5,7 +5,7 @@ from portal.db import utcnow
 from portal.models import AuditLog
 
 
-def record(actor, action, request_id=None, shop_id=None, now=None, **details):
+def record(actor, action, request_id=None, shop_id=None, now=None, ticket_id=None, **details):
     """Append one entry; call it inside the transaction of the action it records."""
     return AuditLog.create(
         actor=actor.id if actor else None,
@@ -13,16 +13,19 @@ def record(actor, action, request_id=None, shop_id=None, now=None, **details):
         action=action,
         request=request_id,
         shop=shop_id,
+        ticket_id=ticket_id,
         details=json.dumps(details, ensure_ascii=False, sort_keys=True, default=str),
         created_at=now or utcnow(),
     )
 
 
-def entries(request_id=None, actor_id=None, action=None, before_id=None, limit=50):
+def entries(request_id=None, actor_id=None, action=None, before_id=None, limit=50, ticket_id=None):
     """Audit entries, newest first, filtered and keyset-paginated by id."""
     query = AuditLog.select()
     if request_id is not None:
         query = query.where(AuditLog.request == request_id)
+    if ticket_id is not None:
+        query = query.where(AuditLog.ticket_id == ticket_id)
     if actor_id is not None:
         query = query.where(AuditLog.actor == actor_id)
     if action:

@@ -141,10 +141,11 @@ def evaluate(facts, kind, policy):
                   params={"number": facts.active_request_id},
                   fix_params={"request_id": facts.active_request_id}))
     for code in facts.blocking_risk_flags:
+        if code == "ACCOUNT_BANNED" and facts.banned:
+            continue  # already said, with the forfeiture, by ACCOUNT_BANNED itself
         add(Check("RISK_FLAG", BLOCKING,
                   N_("A risk review on your account blocks refunds (%(code)s)."),
-                  N_("See the risk warning and how to resolve it"), "deposit.show_deposit",
-                  "account-status",
+                  N_("See the risk warning and how to resolve it"), "risk.show_risks",
                   params={"code": code}))
     if facts.open_violations:
         add(Check("VIOLATION_OPEN", BLOCKING,

@@ -1,6 +1,7 @@
 """The portal's tables, and the queries that belong to one table as classmethods."""
 from peewee import (
     BooleanField,
+    Case,
     CharField,
     DateField,
     DateTimeField,
@@ -401,8 +402,104 @@ class AuditLog(BaseModel):
     action = CharField(index=True)
     request = ForeignKeyField(RefundRequest, null=True, on_delete="RESTRICT")
     shop = ForeignKeyField(Shop, null=True, on_delete="RESTRICT")
+    ticket_id = IntegerField(null=True, index=True)  # tickets come later in the schema than the log
     details = TextField(default="")  # what changed, as JSON
     created_at = DateTimeField(default=utcnow, index=True)
+
+
+class RiskFlag(BaseModel):
+    """A risk on a seller's account: what the seller reads, why (staff only), and what it does to refunds."""
+
+    shop = ForeignKeyField(Shop, backref="risk_flags", on_delete="CASCADE")
+    code = CharField()
+    severity = CharField(default="MEDIUM")  # HIGH, MEDIUM, LOW
+    seller_text = TextField()
+    rationale = TextField()  # internal: never shown to the seller
+    effect = CharField(default="NONE")  # BLOCKS, DELAYS, NONE (on refunds)
+    how_to_fix = TextField(default="")
+    raised_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    raised_at = DateTimeField(default=utcnow)
+    seen_at = DateTimeField(null=True)  # when the seller first saw it
+    cleared_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    cleared_at = DateTimeField(null=True)
+    clear_rationale = TextField(default="")
+
+    @classmethod
+    def active_for(cls, shop_id):
+        """A shop's flags that are not cleared, most severe first."""
+        order = Case(cls.severity, [("HIGH", 0), ("MEDIUM", 1)], 2)
+        return (cls.select().where((cls.shop == shop_id) & cls.cleared_at.is_null())
+                .order_by(order, cls.id.desc()))
+
+    @classmethod
+    def blocking_codes(cls, shop_id):
+        """Codes of the shop's active flags that block refunds."""
+        return tuple(code for (code,) in cls.select(cls.code)
+                     .where((cls.shop == shop_id) & cls.cleared_at.is_null() & (cls.effect == "BLOCKS"))
+                     .tuples())
+
+
+class Ticket(BaseModel):
+    """A seller's support case: a thread of messages, with whose turn it is and an SLA due date."""
+
+    shop = ForeignKeyField(Shop, backref="tickets", on_delete="RESTRICT")
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    category = CharField()
+    subject = CharField()
+    refund_request = ForeignKeyField(RefundRequest, null=True, backref="tickets", on_delete="SET NULL")
+    dispute = ForeignKeyField(Dispute, null=True, backref="tickets", on_delete="SET NULL")
+    risk_flag = ForeignKeyField(RiskFlag, null=True, backref="tickets", on_delete="SET NULL")
+    status = CharField(default="WAITING_SUPPORT")  # WAITING_SUPPORT, WAITING_SELLER, RESOLVED
+    assigned_to = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    due_date = DateField(null=True)  # in working days; pushed back by the time spent waiting on the seller
+    paused_at = DateTimeField(null=True)  # set while waiting on the seller: the SLA clock is stopped
+    version = IntegerField(default=1)  # bumped by every message or status change; the live poll compares it
+    idempotency_key = CharField()
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("shop", "idempotency_key"), True), (("status", "due_date"), False))
+
+
+class TicketMessage(BaseModel):
+    """One message of a ticket's thread: the seller's, support's, an internal note, or a calculation."""
+
+    ticket = ForeignKeyField(Ticket, backref="messages", on_delete="CASCADE")
+    author = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    author_role = CharField()
+    kind = CharField(default="MESSAGE")  # MESSAGE, INTERNAL_NOTE, CALCULATION
+    body = TextField()
+    created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def visible_to_seller(cls, ticket_id):
+        """A thread as the seller sees it: internal notes are not even selected."""
+        return (cls.select().where((cls.ticket == ticket_id) & (cls.kind != "INTERNAL_NOTE"))
+                .order_by(cls.id))
+
+
+class Attachment(BaseModel):
+    """An evidence file of a message, stored under UPLOAD_DIR with a random name."""
+
+    ticket = ForeignKeyField(Ticket, backref="attachments", on_delete="CASCADE")
+    message = ForeignKeyField(TicketMessage, backref="attachments", on_delete="CASCADE")
+    stored_name = CharField(unique=True)
+    original_name = CharField()
+    content_type = CharField()
+    size = IntegerField()
+    created_at = DateTimeField(default=utcnow)
+
+
+class CannedReply(BaseModel):
+    """A prepared answer agents insert and edit, in both languages."""
+
+    code = CharField(unique=True)
+    title_zh = CharField()
+    title_en = CharField()
+    body_zh = TextField()
+    body_en = TextField()
+    active = BooleanField(default=True)
 
 
 def deposit_figures(shop):
@@ -415,4 +512,5 @@ def deposit_figures(shop):
 
 MODELS = [Shop, User, LoginAttempt, CategoryRequirement, Violation, Dispute, Arrear, PayeeAccount,
           PayeeChange, RefundRequest, RefundEvent, LedgerEntry, CalendarOverride, ReasonCode, Notification,
-          OutboxEmail, PayoutAttempt, WebhookEvent, AuditLog]
+          OutboxEmail, PayoutAttempt, WebhookEvent, AuditLog, RiskFlag, Ticket, TicketMessage, Attachment,
+          CannedReply]

@@ -20,6 +20,7 @@ from portal.models import (
     ReasonCode,
     RefundEvent,
     RefundRequest,
+    RiskFlag,
     Shop,
     User,
     Violation,
@@ -116,6 +117,7 @@ def shop_facts(shop, now=None, figures=None):
         active_request_id=active.id if active else None,
         payee=payee_facts,
         profile_missing=shop.profile_missing(),
+        blocking_risk_flags=RiskFlag.blocking_codes(shop.id),
     )
 
 

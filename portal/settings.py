@@ -56,6 +56,10 @@ DEFAULTS = {
     # The payment gateway's webhook: shared HMAC secret (unset = webhook off) and clock tolerance.
     "GATEWAY_WEBHOOK_SECRET": "",
     "GATEWAY_TOLERANCE_SECONDS": 300,
+    # Tickets: evidence files per message and per file, and the SLA in working days.
+    "EVIDENCE_MAX_FILES": 5,
+    "EVIDENCE_MAX_BYTES": 10 * 1024 * 1024,
+    "TICKET_SLA_WORKDAYS": 2,
 }
 
 # Settings that may come from the environment, with the type to read them as.
@@ -91,6 +95,9 @@ _ENVIRONMENT = {
     "PAYOUT_MAX_ATTEMPTS": int,
     "GATEWAY_WEBHOOK_SECRET": str,
     "GATEWAY_TOLERANCE_SECONDS": int,
+    "EVIDENCE_MAX_FILES": int,
+    "EVIDENCE_MAX_BYTES": int,
+    "TICKET_SLA_WORKDAYS": int,
 }
 
 

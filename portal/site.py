@@ -1,5 +1,7 @@
 """Site-wide pages: the front door, the language switch and the health check."""
-from flask import Blueprint, current_app, make_response, redirect, request, url_for
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.auth import home_for, safe_next
@@ -27,6 +29,18 @@ def switch_language(code):
         response.set_cookie("lang", code, max_age=ONE_YEAR, samesite="Lax", httponly=True,
                             secure=request.is_secure)
     return response
+
+
+@bp.get("/leaving")
+def leaving():
+    """A link from a message leads here first: it names the host and warns before anyone leaves."""
+    target = request.args.get("to", "")
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        abort(400)
+    own = parts.hostname == request.host.split(":")[0]
+    return render_template("site/leaving.html", target=target, host=parts.hostname, own=own,
+                           secure=parts.scheme == "https")
 
 
 @bp.get("/healthz")

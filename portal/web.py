@@ -1,16 +1,19 @@
 """What every page shares: extensions, security headers, error pages, locale and template helpers."""
 from babel import Locale
+import re
+
 from flask import abort, g, render_template, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel, format_date, format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from markupsafe import Markup, escape
 from peewee import InterfaceError, OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BuildError
 
-from portal import eligibility, htmx, ledger, money, workflow
+from portal import eligibility, htmx, ledger, money, ticketing, workflow
 from portal.models import User
 
 csrf = CSRFProtect()
@@ -132,6 +135,27 @@ def state_label(state):
     return _(workflow.STATE_LABELS[state])
 
 
+# An http(s) address in a message, up to white space or punctuation that ends a sentence.
+_URL = re.compile(r"https?://[^\s<>\"'，。！？、）)】]+", re.IGNORECASE)
+
+
+def message_text(text):
+    """A message as safe HTML: markup shows literally, and a link goes through the warning page.
+
+    Line breaks are kept by the ``white-space: pre-line`` of ``.message``; nothing else of the
+    text is ever interpreted.
+    """
+    pieces = []
+    position = 0
+    for match in _URL.finditer(text or ""):
+        pieces.append(escape(text[position:match.start()]))
+        pieces.append(Markup('<a class="outside-link" rel="nofollow noopener noreferrer" href="{}">{}</a>')
+                      .format(url_for("site.leaving", to=match.group(0)), match.group(0)))
+        position = match.end()
+    pieces.append(escape((text or "")[position:]))
+    return Markup("").join(pieces)
+
+
 def entry_reason(entry):
     """A ledger entry's reason, translated when the portal wrote it."""
     standard = ledger.STANDARD_REASONS.get(entry.reason)
@@ -164,7 +188,10 @@ def init_app(app):
         entry_labels=ledger.ENTRY_LABELS,
         entry_sign=ledger.sign,
         entry_reason=entry_reason,
+        ticket_statuses=ticketing.STATUSES,
+        ticket_categories=ticketing.CATEGORIES,
     )
+    app.jinja_env.filters["message_text"] = message_text
 
     @app.after_request
     def _security_headers(response):

@@ -24,6 +24,16 @@
     }
   });
 
+  // Uploads show their progress, which matters on a slow mobile connection.
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var form = event.target.closest && event.target.closest("[data-upload]");
+    var bar = form && form.querySelector(".upload-progress");
+    if (bar && event.detail.lengthComputable) {
+      bar.hidden = false;
+      bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
+    }
+  });
+
   // After a form comes back with errors, move focus to the first field that needs attention,
   // so a screen reader or a phone keyboard lands where the fix is.
   document.addEventListener("htmx:afterSwap", function (event) {

@@ -1,0 +1,238 @@
+"""The seller's tickets: open one with evidence, follow the thread, reply inline."""
+import json
+import uuid
+
+from flask import Blueprint, abort, current_app, make_response, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from jinja2_fragments.flask import render_blocks
+from wtforms import HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from portal import evidence, htmx, ticketing
+from portal.models import Attachment, Dispute, RefundRequest, RiskFlag, Shop, Ticket, TicketMessage
+from portal.refunds import working_calendar
+from portal.web import require_seller, signed_in_only
+
+bp = Blueprint("tickets", __name__, url_prefix="/tickets")
+
+REFUSALS = {
+    "empty": _l("“%(name)s” is empty."),
+    "too_large": _l("“%(name)s” is larger than %(limit)s MB."),
+    "unsupported_type": _l("“%(name)s” is not a JPEG, PNG, WebP or PDF file (judged by its content, not its name)."),
+    "unreadable_image": _l("“%(name)s” looks like an image but cannot be read; it may be damaged or disguised."),
+    "pdf_active_content": _l("“%(name)s” is a PDF with scripts or embedded files, which we cannot accept."),
+}
+
+
+class TicketForm(FlaskForm):
+    """A new ticket: category, optional refund request, the first message and evidence files."""
+
+    category = SelectField(_l("What is it about?"), validators=[DataRequired()])
+    refund_request = SelectField(_l("Refund request"), validators=[Optional()])
+    subject = StringField(_l("Subject"), validators=[DataRequired(_l("Give the ticket a short subject.")),
+                                                     Length(max=120)])
+    message = TextAreaField(_l("Message"), validators=[DataRequired(_l("Write what happened.")),
+                                                       Length(max=5000)])
+    files = MultipleFileField(_l("Evidence files (证明材料)"))
+    idempotency_key = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f]{32}$")])
+    dispute = HiddenField(validators=[Optional(), Regexp(r"^\d{1,12}$")])
+    risk_flag = HiddenField(validators=[Optional(), Regexp(r"^\d{1,12}$")])
+
+
+class ReplyForm(FlaskForm):
+    """A reply in the thread, with optional files."""
+
+    message = TextAreaField(_l("Your reply"), validators=[DataRequired(_l("Write your reply.")), Length(max=5000)])
+    files = MultipleFileField(_l("Add files"))
+
+
+def cleaned_files(field):
+    """The field's uploads checked and cleaned, or None with the reasons put beside the field."""
+    config = current_app.config
+    limit = int(config["EVIDENCE_MAX_BYTES"])
+    uploads = [upload for upload in (field.data or []) if upload and upload.filename]
+    if len(uploads) > int(config["EVIDENCE_MAX_FILES"]):
+        field.errors = [*field.errors, _("At most %(count)s files per message.", count=config["EVIDENCE_MAX_FILES"])]
+        return None
+    cleaned, errors = [], []
+    for upload in uploads:
+        data = upload.stream.read(limit + 1)
+        try:
+            content, content_type, extension = evidence.clean(data, upload.filename, limit)
+        except evidence.EvidenceRefused as refused:
+            errors.append(str(REFUSALS[refused.code]) % {"name": upload.filename, "limit": limit // (1024 * 1024)})
+            continue
+        cleaned.append((content, content_type, extension, upload.filename))
+    if errors:
+        field.errors = [*field.errors, *errors,
+                        _("Nothing was sent. Your text is kept; choose the files again.")]
+        return None
+    return cleaned
+
+
+def _own_ticket(ticket_id):
+    """The seller's own ticket, or 404."""
+    shop_id = require_seller()
+    ticket = Ticket.get_or_none((Ticket.id == ticket_id) & (Ticket.shop == shop_id))
+    if ticket is None:
+        abort(404)
+    return ticket
+
+
+@bp.before_request
+def _allow_uploads():
+    """Ticket forms carry files: allow their size here only (the rest of the portal keeps 1 MB)."""
+    config = current_app.config
+    request.max_content_length = int(config["EVIDENCE_MAX_FILES"]) * int(config["EVIDENCE_MAX_BYTES"]) + 1024 * 1024
+
+
+@bp.get("")
+def list_tickets():
+    """The seller's tickets, the ones waiting for them first."""
+    shop_id = require_seller()
+    tickets = list(Ticket.select().where(Ticket.shop == shop_id).order_by(Ticket.updated_at.desc(), Ticket.id.desc()))
+    waiting = [ticket for ticket in tickets if ticket.status == ticketing.WAITING_SELLER]
+    others = [ticket for ticket in tickets if ticket.status != ticketing.WAITING_SELLER]
+    return htmx.render("tickets/list.html", tickets=waiting + others)
+
+
+def _new_form_page(shop_id, form, status=200):
+    """The new-ticket page with its choices filled in."""
+    form.category.choices = [(code, _(label)) for code, label in ticketing.CATEGORIES.items()]
+    requests = list(RefundRequest.for_shop(shop_id).limit(20))
+    form.refund_request.choices = [("", _("None"))] + [
+        (str(refund.id), _("Request No. %(number)s", number=refund.id)) for refund in requests]
+    return htmx.render("tickets/new.html", status=status, form=form,
+                       limits=current_app.config)
+
+
+@bp.get("/new")
+def new_ticket():
+    """The new-ticket form, prefilled from where the seller came (a rejection, a flag, a dispute)."""
+    shop_id = require_seller()
+    category = request.args.get("category", ticketing.OTHER)
+    form = TicketForm(formdata=None, category=category if category in ticketing.CATEGORIES else ticketing.OTHER,
+                      refund_request=request.args.get("request", ""), dispute=request.args.get("dispute", ""),
+                      risk_flag=request.args.get("flag", ""), idempotency_key=uuid.uuid4().hex,
+                      subject=request.args.get("subject", "")[:120])
+    return _new_form_page(shop_id, form)
+
+
+def _owned_id(model, raw, shop_id):
+    """An id from the form only if that object belongs to this shop (else None)."""
+    if not raw or not str(raw).isdigit():
+        return None
+    found = model.get_or_none((model.id == int(raw)) & (model.shop == shop_id))
+    return found.id if found else None
+
+
+@bp.post("/new")
+def create_ticket():
+    """Open the ticket; refused files come back with reasons and the text kept."""
+    shop_id = require_seller()
+    form = TicketForm()
+    form.category.choices = [(code, code) for code in ticketing.CATEGORIES]
+    form.refund_request.choices = [("", "")] + [(str(i), str(i)) for (i,) in
+                                                RefundRequest.select(RefundRequest.id)
+                                                .where(RefundRequest.shop == shop_id).tuples()]
+    if not form.validate():
+        return _new_form_page(shop_id, form, 422)
+    files = cleaned_files(form.files)
+    if files is None:
+        return _new_form_page(shop_id, form, 422)
+    ticket = ticketing.open_ticket(
+        Shop.get_by_id(shop_id), current_user, form.category.data, form.subject.data.strip(),
+        form.message.data.strip(), files, current_app.config["UPLOAD_DIR"], working_calendar(),
+        int(current_app.config["TICKET_SLA_WORKDAYS"]), form.idempotency_key.data,
+        refund_request_id=_owned_id(RefundRequest, form.refund_request.data, shop_id),
+        dispute_id=_owned_id(Dispute, form.dispute.data, shop_id),
+        risk_flag_id=_owned_id(RiskFlag, form.risk_flag.data, shop_id))
+    return htmx.see_other(url_for("tickets.show_ticket", ticket_id=ticket.id))
+
+
+def thread_context(ticket, **extra):
+    """The thread as the seller sees it: no internal notes, ever."""
+    messages = list(TicketMessage.visible_to_seller(ticket.id))
+    attachments = {}
+    for attachment in Attachment.select().where(Attachment.ticket == ticket.id).order_by(Attachment.id):
+        attachments.setdefault(attachment.message_id, []).append(attachment)
+    context = {"ticket": ticket, "messages": messages, "attachments": attachments, "calculation": _calculation,
+               "poll_seconds": None if ticket.status == ticketing.RESOLVED
+               else current_app.config["POLL_SLOW_SECONDS"] if ticket.status == ticketing.WAITING_SUPPORT
+               else current_app.config["POLL_IDLE_SECONDS"]}
+    context.update(extra)
+    return context
+
+
+def _calculation(message):
+    """The itemised calculation stored on a CALCULATION message."""
+    try:
+        return json.loads(message.body)
+    except ValueError:
+        return None
+
+
+@bp.get("/<int:ticket_id>")
+def show_ticket(ticket_id):
+    """The thread, the status (whose turn), and the reply form."""
+    ticket = _own_ticket(ticket_id)
+    return htmx.render("tickets/show.html", "ticket_thread", form=ReplyForm(formdata=None), **thread_context(ticket))
+
+
+@bp.get("/<int:ticket_id>/thread")
+def ticket_thread(ticket_id):
+    """The live thread: 204 when the page's version is current, else the thread block."""
+    shop_id = require_seller()
+    version = Ticket.select(Ticket.version).where((Ticket.id == ticket_id) & (Ticket.shop == shop_id)).scalar()
+    if version is None:
+        abort(404)
+    if request.args.get("v") == str(version):
+        return make_response("", 204)
+    return htmx.render("tickets/show.html", "ticket_thread", **thread_context(Ticket.get_by_id(ticket_id)))
+
+
+@bp.post("/<int:ticket_id>/reply")
+def reply_ticket(ticket_id):
+    """Post a reply inline: the form comes back empty and the thread refreshed (out of band)."""
+    ticket = _own_ticket(ticket_id)
+    form = ReplyForm()
+    files = cleaned_files(form.files) if form.validate() else None
+    if files is None:
+        context = thread_context(ticket, form=form)
+        return htmx.render("tickets/show.html", "ticket_reply", status=422, **context)
+    ticketing.reply(ticket.id, current_user, form.message.data.strip(), files, current_app.config["UPLOAD_DIR"],
+                    working_calendar())
+    if not htmx.is_fragment_request():
+        return htmx.see_other(url_for("tickets.show_ticket", ticket_id=ticket.id))
+    context = thread_context(Ticket.get_by_id(ticket.id), form=ReplyForm(formdata=None), oob=True)
+    return render_blocks("tickets/show.html", ["ticket_reply", "ticket_thread"], **context)
+
+
+def send_attachment(attachment):
+    """An evidence file as a download that no browser will render or sniff."""
+    try:
+        path = evidence.path_for(current_app.config["UPLOAD_DIR"], attachment.stored_name)
+    except ValueError:
+        abort(404)
+    response = send_file(path, mimetype=attachment.content_type, as_attachment=True,
+                         download_name=attachment.original_name, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/<int:ticket_id>/files/<int:attachment_id>")
+def download_attachment(ticket_id, attachment_id):
+    """One of the ticket's files, for the ticket's own seller only."""
+    ticket = _own_ticket(ticket_id)
+    attachment = Attachment.get_or_none((Attachment.id == attachment_id) & (Attachment.ticket == ticket.id))
+    if attachment is None:
+        abort(404)
+    return send_attachment(attachment)
+
+
+bp.before_request(signed_in_only)
