@@ -29,9 +29,9 @@ def create_app(test_config=None):
     db.init_app(app)
     web.init_app(app)
 
-    from portal import auth, deposit, desk, gateway, notifications, payee, refunds, site, tickets
+    from portal import auth, deposit, desk, disputes, gateway, notifications, payee, refunds, risk, site, tickets
 
-    for module in (site, auth, deposit, payee, refunds, notifications, tickets, desk, gateway):
+    for module in (site, auth, deposit, payee, refunds, notifications, tickets, risk, disputes, desk, gateway):
         app.register_blueprint(module.bp)
 
     from portal import cli

@@ -6,6 +6,7 @@ from portal import eligibility, htmx, refunding
 from portal.db import write_transaction
 from portal.forms import EmptyForm
 from portal.models import Arrear, CategoryRequirement, Dispute, LedgerEntry, Shop, Violation, deposit_figures
+from portal.risk import banner_flags
 from portal.web import require_seller, signed_in_only
 
 bp = Blueprint("deposit", __name__, url_prefix="/deposit")
@@ -45,6 +46,7 @@ def show_deposit():
         active=refunding.active_request(shop_id),
         policy=policy,
         notice_form=EmptyForm(),
+        flags=banner_flags(shop_id),
     )
     return htmx.render("deposit/show.html", **context)
 

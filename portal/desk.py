@@ -13,7 +13,7 @@ from wtforms import HiddenField, IntegerField, SelectField, SelectMultipleField,
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal import audit, eligibility, htmx, money, payouts, refunding, workflow
+from portal import audit, eligibility, htmx, money, payouts, refunding, ticketing, workflow
 from portal.db import utcnow, write_transaction
 from portal.forms import EmptyForm
 from portal.models import (
@@ -27,6 +27,7 @@ from portal.models import (
     RefundEvent,
     RefundRequest,
     Shop,
+    Ticket,
     User,
     Violation,
     deposit_figures,
@@ -204,6 +205,22 @@ def _queue_counts():
     return dict(zip(FILTERS, (int(value or 0) for value in row), strict=True))
 
 
+def _open_tickets(view, search):
+    """Tickets that are not resolved, by due date, under the same filters as the requests."""
+    query = (Ticket.select(Ticket, Shop.name).join(Shop)
+             .where(Ticket.status != ticketing.RESOLVED))
+    if view == "overdue":
+        query = query.where((Ticket.due_date < _today()) & Ticket.paused_at.is_null())
+    elif view == "mine":
+        query = query.where(Ticket.assigned_to == current_user.id)
+    elif view == "unassigned":
+        query = query.where(Ticket.assigned_to.is_null())
+    search = (search or "").strip()
+    if search:
+        query = query.where(Shop.name.contains(search) | Ticket.subject.contains(search))
+    return list(query.order_by(Ticket.due_date.asc(nulls="LAST"), Ticket.id).limit(QUEUE_PAGE_SIZE))
+
+
 def _parse_cursor(raw):
     """The keyset cursor ``YYYY-MM-DD.<id>`` of the next page, or None."""
     if not raw:
@@ -237,9 +254,14 @@ def show_queue():
         last = rows[-1]
         if last.due_date is not None:
             next_cursor = f"{last.due_date.isoformat()}.{last.id}"
-    block = "queue_rows" if request.args.get("after") else "queue_results"
-    return htmx.render("desk/queue.html", block, rows=rows, counts=_queue_counts(), state=state, view=view,
-                       search=search, next_cursor=next_cursor, today=_today(), states=workflow.STATES)
+    if request.args.get("after"):
+        return htmx.render("desk/queue.html", "queue_rows", rows=rows, state=state, view=view, search=search,
+                           next_cursor=next_cursor, today=_today())
+    # Tickets join the queue on its first page (a state filter is about requests only).
+    tickets = [] if state else _open_tickets(view, search)
+    return htmx.render("desk/queue.html", "queue_results", rows=rows, counts=_queue_counts(), state=state,
+                       view=view, search=search, next_cursor=next_cursor, today=_today(), states=workflow.STATES,
+                       tickets=tickets)
 
 
 @bp.get("/payouts")
@@ -544,3 +566,7 @@ def show_audit():
 
 bp.before_request(signed_in_only)
 bp.before_request(staff_only)
+
+
+# More desk pages live in their own modules, on this same blueprint.
+from portal import desk_shops, desk_tickets  # noqa: E402,F401

@@ -163,7 +163,7 @@ def evaluate(facts, kind, policy):
                   N_("You have %(count)s open buyer dispute(s). Negotiate with the buyer first; if that "
                      "fails, ask the platform to step in. A refund can start once every dispute is "
                      "resolved."),
-                  N_("See the open disputes"), "deposit.show_deposit", "disputes",
+                  N_("See the open disputes"), "disputes.list_disputes",
                   params={"count": facts.open_disputes}))
     if full_exit and facts.unfinished_orders:
         add(Check("UNFINISHED_ORDERS", BLOCKING,

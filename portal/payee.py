@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField
-from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
 from portal import eligibility, htmx, payouts
 from portal.db import utcnow, write_transaction
@@ -26,7 +26,9 @@ class PayeeForm(FlaskForm):
     holder_name = StringField(_l("Account holder"), validators=[DataRequired(), Length(max=100)])
     account_type = RadioField(_l("Account type"), choices=ACCOUNT_TYPES, validators=[DataRequired()])
     bank_name = StringField(_l("Bank and branch"), validators=[DataRequired(), Length(max=100)])
-    account_number = StringField(_l("Account number"), validators=[Optional(), Length(max=40)])
+    # No Optional(): it would stop the chain on an empty field, before validate_account_number can
+    # insist on a number when none is on file yet.
+    account_number = StringField(_l("Account number"), validators=[Length(max=40)])
 
     def __init__(self, *args, entity_name="", has_number=False, **kwargs):
         """Remember what the checks compare against."""

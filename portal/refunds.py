@@ -14,6 +14,7 @@ from portal import eligibility, htmx, money, refunding, workflow
 from portal.db import utcnow
 from portal.forms import EmptyForm
 from portal.models import CalendarOverride, PayeeAccount, RefundRequest, Shop, deposit_figures
+from portal.risk import banner_flags
 from portal.web import require_seller, signed_in_only
 from portal.workdays import WorkCalendar
 
@@ -108,7 +109,7 @@ def _form_page(shop, form, status=200, blocked_checks=None, previous=None):
     checks = blocked_checks or eligibility.evaluate(refunding.shop_facts(shop, figures=figures), kind, policy)
     return htmx.render("refunds/new.html", "refund_form", status=status, shop=shop, form=form,
                        figures=figures, kind=kind, checks=checks, blocked=eligibility.is_blocked(checks),
-                       refundable_fen=figures.refundable_for(kind), previous=previous,
+                       refundable_fen=figures.refundable_for(kind), previous=previous, flags=banner_flags(shop.id),
                        payee=PayeeAccount.get_or_none(PayeeAccount.shop == shop.id))
 
 

@@ -2,7 +2,7 @@
 
 ``init-db`` inserts the codes that are missing and never overwrites one an operator has edited.
 """
-from portal.models import ReasonCode
+from portal.models import CannedReply, ReasonCode
 
 # (code, kind, label zh, label en, message zh, message en)
 REASON_CODES = (
@@ -51,8 +51,26 @@ REASON_CODES = (
 )
 
 
+# (code, title zh, title en, body zh, body en)
+CANNED_REPLIES = (
+    ("RECEIVED", "已收到，处理中", "Received, working on it",
+     "您好，我们已收到您的工单，正在核实，预计 2 个工作日内给您答复。",
+     "Hello, we have your ticket and are checking it; expect an answer within 2 working days."),
+    ("NEED_PROOF", "请补充凭证", "Please add proof",
+     "您好，请上传相关凭证（如付款截图、银行回单），以便我们核实。",
+     "Hello, please upload the proof (a payment screenshot or bank slip) so we can check it."),
+    ("AMOUNT_EXPLAINED", "金额说明", "The amount explained",
+     "您好，可退金额 = 余额 − 冻结 − 退款占用 − 类目保证金要求。工单中附有逐项计算，请核对。",
+     "Hello, refundable = balance − frozen − held − required by your categories. The itemised "
+     "calculation is attached to this ticket."),
+    ("NO_LINKS", "安全提醒", "Safety reminder",
+     "温馨提示：平台客服不会通过链接向您索要密码、验证码或要求转账。",
+     "A reminder: support never asks for passwords, codes or payments through links."),
+)
+
+
 def reference_data():
-    """Insert every reason code that is missing; returns how many were added."""
+    """Insert every reason code and canned reply that is missing; returns how many were added."""
     existing = {code for (code,) in ReasonCode.select(ReasonCode.code).tuples()}
     added = 0
     for order, (code, kind, label_zh, label_en, message_zh, message_en) in enumerate(REASON_CODES):
@@ -61,4 +79,9 @@ def reference_data():
         ReasonCode.create(code=code, kind=kind, label_zh=label_zh, label_en=label_en,
                           message_zh=message_zh, message_en=message_en, sort_order=order * 10)
         added += 1
+    existing = {code for (code,) in CannedReply.select(CannedReply.code).tuples()}
+    for code, title_zh, title_en, body_zh, body_en in CANNED_REPLIES:
+        if code not in existing:
+            CannedReply.create(code=code, title_zh=title_zh, title_en=title_en, body_zh=body_zh, body_en=body_en)
+            added += 1
     return added

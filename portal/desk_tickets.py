@@ -1,0 +1,218 @@
+"""The desk's side of tickets: the thread with internal notes, replies that never go out blind."""
+from flask import abort, current_app, flash, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from peewee import JOIN
+from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from portal import audit, htmx, risks, ticketing
+from portal.desk import bp, role_required
+from portal.forms import EmptyForm
+from portal.models import (
+    AGENT,
+    FINANCE,
+    Attachment,
+    CannedReply,
+    Dispute,
+    RefundRequest,
+    RiskFlag,
+    Shop,
+    Ticket,
+    TicketMessage,
+    User,
+    deposit_figures,
+)
+from portal.refunds import working_calendar
+from portal.tickets import _calculation, cleaned_files, send_attachment
+
+
+class DeskReplyForm(FlaskForm):
+    """An agent's reply: text, files, and the last message the agent had seen."""
+
+    message = TextAreaField(_l("Reply to the seller"), validators=[DataRequired(_l("Write the reply.")),
+                                                                    Length(max=5000)])
+    files = MultipleFileField(_l("Add files"))
+    resolve = BooleanField(_l("Resolve the ticket with this reply"))
+    seen_message_id = HiddenField(validators=[DataRequired()])
+
+
+class NoteForm(FlaskForm):
+    """An internal note: staff read it, the seller never does."""
+
+    note = TextAreaField(_l("Internal note"), validators=[DataRequired(), Length(max=5000)])
+
+
+class StatusForm(FlaskForm):
+    """Move the ticket to another status."""
+
+    status = SelectField(_l("Status"), choices=list(ticketing.STATUSES), validators=[DataRequired()])
+
+
+class DisputeForm(FlaskForm):
+    """An agent's decision on a buyer dispute."""
+
+    outcome = TextAreaField(_l("Decision"), validators=[DataRequired(), Length(max=2000)])
+
+
+def _desk_ticket(ticket_id):
+    """A ticket by id for staff, or 404."""
+    ticket = Ticket.get_or_none(Ticket.id == ticket_id)
+    if ticket is None:
+        abort(404)
+    return ticket
+
+
+def _ticket_context(ticket, reply_form=None, note_form=None, arrived=None, notice=None):
+    """Everything the desk's ticket page shows, internal notes included."""
+    messages = list(TicketMessage.select(TicketMessage, User.display_name, User.username)
+                    .join(User, JOIN.LEFT_OUTER, on=(TicketMessage.author == User.id))
+                    .where(TicketMessage.ticket == ticket.id).order_by(TicketMessage.id))
+    public = [message.id for message in messages if message.kind != "INTERNAL_NOTE"]
+    attachments = {}
+    for attachment in Attachment.select().where(Attachment.ticket == ticket.id).order_by(Attachment.id):
+        attachments.setdefault(attachment.message_id, []).append(attachment)
+    shop = Shop.get_by_id(ticket.shop_id)
+    locale = get_locale()
+    canned = [(reply.code, reply.title_zh if str(locale).startswith("zh") else reply.title_en)
+              for reply in CannedReply.select().where(CannedReply.active == True).order_by(CannedReply.code)]  # noqa: E712
+    return {
+        "ticket": ticket,
+        "shop": shop,
+        "figures": deposit_figures(shop),
+        "flags": list(RiskFlag.active_for(shop.id)),
+        "messages": messages,
+        "attachments": attachments,
+        "calculation": _calculation,
+        "reply_form": reply_form or DeskReplyForm(formdata=None, seen_message_id=str(max(public, default=0))),
+        "note_form": note_form or NoteForm(formdata=None),
+        "status_form": StatusForm(formdata=None, status=ticket.status),
+        "dispute_form": DisputeForm(formdata=None),
+        "assign_form": EmptyForm(formdata=None),
+        "dispute": Dispute.get_or_none(Dispute.id == ticket.dispute_id) if ticket.dispute_id else None,
+        "refund": RefundRequest.get_or_none(RefundRequest.id == ticket.refund_request_id)
+        if ticket.refund_request_id else None,
+        "canned": canned,
+        "arrived": arrived,
+        "notice": notice,
+        "assignee": User.get_or_none(User.id == ticket.assigned_to_id) if ticket.assigned_to_id else None,
+        "audit_entries": list(audit.entries(ticket_id=ticket.id, limit=20)),
+    }
+
+
+@bp.get("/tickets/<int:ticket_id>")
+def show_ticket(ticket_id):
+    """A ticket's whole thread, with the reply, note, status and assignment forms."""
+    ticket = _desk_ticket(ticket_id)
+    return htmx.render("desk/ticket.html", "desk_ticket", **_ticket_context(ticket))
+
+
+def _after(ticket_id, notice, status=200, **forms):
+    """The refreshed ticket block for htmx, or a redirect for a plain form."""
+    ticket = Ticket.get_by_id(ticket_id)
+    if status == 200 and not htmx.is_fragment_request():
+        flash(notice)
+        return htmx.see_other(url_for("desk.show_ticket", ticket_id=ticket_id))
+    return htmx.render("desk/ticket.html", "desk_ticket", status=status,
+                       **_ticket_context(ticket, notice=notice if status == 200 else None, **forms))
+
+
+@bp.before_request
+def _allow_uploads():
+    """Desk replies carry files too."""
+    if request.endpoint == "desk.reply_ticket":
+        config = current_app.config
+        request.max_content_length = (int(config["EVIDENCE_MAX_FILES"]) * int(config["EVIDENCE_MAX_BYTES"])
+                                      + 1024 * 1024)
+
+
+@bp.post("/tickets/<int:ticket_id>/reply")
+@role_required(AGENT, FINANCE)
+def reply_ticket(ticket_id):
+    """Send a reply, unless messages arrived since the thread was loaded: then show them first."""
+    ticket = _desk_ticket(ticket_id)
+    form = DeskReplyForm()
+    files = cleaned_files(form.files) if form.validate() else None
+    if files is None:
+        return _after(ticket.id, None, 422, reply_form=form)
+    try:
+        ticketing.reply(ticket.id, current_user, form.message.data.strip(), files,
+                        current_app.config["UPLOAD_DIR"], working_calendar(),
+                        seen_message_id=int(form.seen_message_id.data or 0), resolve=form.resolve.data)
+    except ticketing.TicketConflict as conflict:
+        # Held back: the draft stays in the form, the new messages show above it, and sending
+        # again (now having seen them) goes through.
+        form.seen_message_id.data = str(conflict.messages[-1].id)
+        return _after(ticket.id, None, 409, reply_form=form, arrived=conflict.messages)
+    return _after(ticket.id, _("Reply sent."))
+
+
+@bp.post("/tickets/<int:ticket_id>/note")
+@role_required(AGENT, FINANCE)
+def note_ticket(ticket_id):
+    """Add an internal note (never shown to the seller)."""
+    ticket = _desk_ticket(ticket_id)
+    form = NoteForm()
+    if not form.validate():
+        return _after(ticket.id, None, 422, note_form=form)
+    ticketing.reply(ticket.id, current_user, form.note.data.strip(), [], current_app.config["UPLOAD_DIR"],
+                    working_calendar(), internal=True)
+    return _after(ticket.id, _("Note added."))
+
+
+@bp.post("/tickets/<int:ticket_id>/status")
+@role_required(AGENT, FINANCE)
+def set_ticket_status(ticket_id):
+    """Change whose turn it is, or resolve."""
+    ticket = _desk_ticket(ticket_id)
+    form = StatusForm()
+    if not form.validate():
+        abort(400)
+    ticketing.set_status(ticket.id, current_user, form.status.data, working_calendar())
+    return _after(ticket.id, _("Status changed."))
+
+
+@bp.post("/tickets/<int:ticket_id>/assign")
+@role_required(AGENT, FINANCE)
+def assign_ticket(ticket_id):
+    """Take the ticket."""
+    ticket = _desk_ticket(ticket_id)
+    ticketing.assign(ticket.id, current_user)
+    return _after(ticket.id, _("The ticket is assigned to you."))
+
+
+@bp.post("/tickets/<int:ticket_id>/dispute")
+@role_required(AGENT)
+def resolve_ticket_dispute(ticket_id):
+    """Decide the buyer dispute this ticket escalated."""
+    ticket = _desk_ticket(ticket_id)
+    form = DisputeForm()
+    if ticket.dispute_id is None:
+        abort(404)
+    if not form.validate():
+        return _after(ticket.id, None, 422)
+    risks.resolve_dispute(ticket.dispute_id, current_user, form.outcome.data.strip())
+    return _after(ticket.id, _("The dispute is resolved."))
+
+
+@bp.get("/tickets/<int:ticket_id>/files/<int:attachment_id>")
+def download_ticket_file(ticket_id, attachment_id):
+    """A ticket's evidence file, for staff."""
+    attachment = Attachment.get_or_none((Attachment.id == attachment_id) & (Attachment.ticket == ticket_id))
+    if attachment is None:
+        abort(404)
+    return send_attachment(attachment)
+
+
+@bp.get("/canned")
+def canned_reply():
+    """A canned reply's text in the current language, swapped into the reply box for editing."""
+    reply = CannedReply.get_or_none((CannedReply.code == request.args.get("canned", "")) & (CannedReply.active == True))  # noqa: E712
+    if reply is None:
+        abort(404)
+    body = reply.body_zh if str(get_locale()).startswith("zh") else reply.body_en
+    form = DeskReplyForm(formdata=None, message=body)
+    return htmx.render("desk/canned.html", field=form.message)
