@@ -29,9 +29,24 @@ def create_app(test_config=None):
     db.init_app(app)
     web.init_app(app)
 
-    from portal import auth, deposit, desk, disputes, gateway, notifications, payee, refunds, risk, site, tickets
+    from portal import (
+        auth,
+        deposit,
+        desk,
+        disputes,
+        embed,
+        gateway,
+        notifications,
+        payee,
+        refunds,
+        risk,
+        site,
+        tickets,
+        widgets,
+    )
 
-    for module in (site, auth, deposit, payee, refunds, notifications, tickets, risk, disputes, desk, gateway):
+    for module in (site, auth, deposit, payee, refunds, notifications, tickets, risk, disputes, widgets, desk,
+                   gateway, embed):
         app.register_blueprint(module.bp)
 
     from portal import cli

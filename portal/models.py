@@ -502,6 +502,34 @@ class CannedReply(BaseModel):
     active = BooleanField(default=True)
 
 
+class Widget(BaseModel):
+    """A read-only status widget a seller lets other sites embed."""
+
+    shop = ForeignKeyField(Shop, backref="widgets", on_delete="CASCADE")
+    request = ForeignKeyField(RefundRequest, null=True, on_delete="CASCADE")  # None: "my latest request"
+    variant = CharField(default="PUBLIC")  # PUBLIC (stage, dates) or DETAILED (adds the amount)
+    origins = TextField()  # the sites allowed to embed it, one origin per line
+    version = IntegerField(default=1)  # in every token: bumping it makes every old token fail at once
+    revoked_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    @property
+    def origin_list(self):
+        """The allowed origins as a list."""
+        return [line.strip() for line in self.origins.splitlines() if line.strip()]
+
+
+class RateCounter(BaseModel):
+    """Requests counted per key and minute, shared by every app process (for 429s)."""
+
+    key = CharField()
+    window = IntegerField()  # minutes since the epoch
+    count = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("key", "window"), True),)
+
+
 def deposit_figures(shop):
     """The shop's figures from its ledger and its category requirements (two queries)."""
     required = ledger.required_from_categories(
@@ -513,4 +541,4 @@ def deposit_figures(shop):
 MODELS = [Shop, User, LoginAttempt, CategoryRequirement, Violation, Dispute, Arrear, PayeeAccount,
           PayeeChange, RefundRequest, RefundEvent, LedgerEntry, CalendarOverride, ReasonCode, Notification,
           OutboxEmail, PayoutAttempt, WebhookEvent, AuditLog, RiskFlag, Ticket, TicketMessage, Attachment,
-          CannedReply]
+          CannedReply, Widget, RateCounter]

@@ -15,7 +15,7 @@ from flask import current_app, render_template, url_for
 from flask_babel import force_locale
 from peewee import IntegrityError
 
-from portal import refunding, workflow
+from portal import refunding, widgeting, workflow
 from portal.db import db, utcnow
 from portal.models import CalendarOverride, Notification, OutboxEmail, RefundRequest, User
 from portal.workdays import WorkCalendar
@@ -71,6 +71,7 @@ def run(config, now=None):
         if refunding.expire_if_due(request_id, calendar, workdays, now) == workflow.EXPIRED:
             report.expired.append(request_id)
 
+    widgeting.forget_old_counts(now)
     if config.get("SMTP_HOST"):
         report.emails_queued = queue_emails(config, now)
         report.emails_sent, report.emails_failed = send_due_emails(config, now)

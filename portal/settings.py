@@ -60,6 +60,9 @@ DEFAULTS = {
     "EVIDENCE_MAX_FILES": 5,
     "EVIDENCE_MAX_BYTES": 10 * 1024 * 1024,
     "TICKET_SLA_WORKDAYS": 2,
+    # Embedded widgets: requests per minute per token and per address before a 429.
+    "WIDGET_RATE_PER_TOKEN": 120,
+    "WIDGET_RATE_PER_ADDRESS": 600,
 }
 
 # Settings that may come from the environment, with the type to read them as.
@@ -98,6 +101,8 @@ _ENVIRONMENT = {
     "EVIDENCE_MAX_FILES": int,
     "EVIDENCE_MAX_BYTES": int,
     "TICKET_SLA_WORKDAYS": int,
+    "WIDGET_RATE_PER_TOKEN": int,
+    "WIDGET_RATE_PER_ADDRESS": int,
 }
 
 

@@ -1,7 +1,7 @@
 """What every page shares: extensions, security headers, error pages, locale and template helpers."""
-from babel import Locale
 import re
 
+from babel import Locale
 from flask import abort, g, render_template, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel, format_date, format_datetime, get_locale
@@ -37,7 +37,18 @@ CONTENT_SECURITY_POLICY = "; ".join([
 
 
 class PortalSessionInterface(SecureCookieSessionInterface):
-    """Signed-cookie sessions whose cookie is marked Secure whenever the request came over HTTPS."""
+    """Signed-cookie sessions whose cookie is marked Secure whenever the request came over HTTPS.
+
+    The routes other sites embed get no session at all: their cookie is never read or written.
+    """
+
+    def open_session(self, app, request):
+        """No session for embedded widget routes; the signed cookie otherwise."""
+        from portal.embed import is_public_widget_path
+
+        if is_public_widget_path(request.path):
+            return self.null_session_class()
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app):
         """Secure behind HTTPS even when the setting is off (the setting forces it on)."""
@@ -162,6 +173,15 @@ def entry_reason(entry):
     return _(standard) if standard else entry.reason
 
 
+def error_page(title, message, status):
+    """An error as a page; on embedded widget routes a plain text (no session, no portal layout)."""
+    from portal.embed import is_public_widget_path
+
+    if request and is_public_widget_path(request.path):
+        return f"{title}\n", status, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+    return render_template("error.html", title=title, message=message), status
+
+
 def init_app(app):
     """Bind the extensions and the page-wide behaviour to the app."""
     if app.config["PROXY_HOPS"]:
@@ -197,8 +217,11 @@ def init_app(app):
     def _security_headers(response):
         headers = response.headers
         headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("X-Content-Type-Options", "nosniff")
+        if g.get("embeddable"):
+            # Widget routes set their own frame-ancestors; no X-Frame-Options, no user, no cookie.
+            return response
+        headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
@@ -211,47 +234,40 @@ def init_app(app):
     def _csrf_failed(error):
         message = _("This form expired or did not come from this site. Go back, check what you "
                     "typed, and send it again.")
-        return render_template("error.html", title=_("Please try again"), message=message), 400
+        return error_page(_("Please try again"), message, 400)
 
     @app.errorhandler(403)
     def _forbidden(error):
-        return render_template("error.html", title=_("Not for your role"),
-                               message=_("Your role cannot take this action. Ask a colleague who can.")), 403
+        return error_page(_("Not for your role"), _("Your role cannot take this action. Ask a colleague who can."), 403)
 
     @app.errorhandler(404)
     def _not_found(error):
-        return render_template("error.html", title=_("Not found"),
-                               message=_("There is nothing here, or it is not yours to see.")), 404
+        return error_page(_("Not found"), _("There is nothing here, or it is not yours to see."), 404)
 
     @app.errorhandler(405)
     def _wrong_method(error):
-        return render_template("error.html", title=_("Not allowed"),
-                               message=_("This page cannot be used that way.")), 405
+        return error_page(_("Not allowed"), _("This page cannot be used that way."), 405)
 
     @app.errorhandler(413)
     def _too_large(error):
-        return render_template("error.html", title=_("Too large"),
-                               message=_("What you sent is larger than the portal accepts.")), 413
+        return error_page(_("Too large"), _("What you sent is larger than the portal accepts."), 413)
 
     @app.errorhandler(400)
     def _bad_request(error):
-        return render_template("error.html", title=_("Bad request"),
-                               message=_("The portal could not understand that request.")), 400
+        return error_page(_("Bad request"), _("The portal could not understand that request."), 400)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     def _database_down(error):
         app.logger.exception("database unavailable: %s", error)
         g.database_down = True
-        return render_template("error.html", title=_("Temporarily unavailable"),
-                               message=_("The portal cannot reach its database right now. Nothing was "
-                                         "changed. Please try again in a minute.")), 503
+        return error_page(_("Temporarily unavailable"), _("The portal cannot reach its database right now. Nothing was "
+                                         "changed. Please try again in a minute."), 503)
 
     @app.errorhandler(500)
     def _server_error(error):
-        return render_template("error.html", title=_("Something went wrong"),
-                               message=_("The portal hit an error. Nothing was changed. Please try "
-                                         "again.")), 500
+        return error_page(_("Something went wrong"), _("The portal hit an error. Nothing was changed. Please try "
+                                         "again."), 500)
 
 
 def signed_in_only():

@@ -34,6 +34,16 @@
     }
   });
 
+  // Copy buttons for the widget snippets.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button || !navigator.clipboard) { return; }
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    navigator.clipboard.writeText(source.textContent).then(function () {
+      button.textContent = button.getAttribute("data-copied");
+    });
+  });
+
   // After a form comes back with errors, move focus to the first field that needs attention,
   // so a screen reader or a phone keyboard lands where the fix is.
   document.addEventListener("htmx:afterSwap", function (event) {
