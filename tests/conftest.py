@@ -40,7 +40,8 @@ def postgres_url(worker_id):
         if IN_CI:
             pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}, and under CI it must be")
         pytest.skip(f"no PostgreSQL at {POSTGRES_URL} (set TEST_POSTGRES_URL to run these)")
-    name = f"portal_test_{worker_id}".replace("-", "_")
+    # The process id too: several test runs on one machine must not share a database.
+    name = f"portal_test_{worker_id}_{os.getpid()}".replace("-", "_")
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         cursor.execute(f'CREATE DATABASE "{name}"')
