@@ -40,7 +40,7 @@ def _limited(widget_key):
 
 
 def _widget_or_404(token):
-    """The live widget of a token (tampered, revoked and rotated tokens all answer 404), rate-limited."""
+    """The live widget of a token (tampered, revoked and rotated tokens all answer 404)."""
     widget = widgeting.widget_for_token(current_app.config["SECRET_KEY"], token)
     if widget is None:
         abort(404)

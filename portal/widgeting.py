@@ -10,8 +10,19 @@ from portal.models import RateCounter, RefundRequest, Widget
 
 _SALT = "refund-status-widget"
 
-# https with any host; plain http only for localhost and 127.0.0.1 (with a port), for testing.
-_ORIGIN = re.compile(r"^(https://[a-z0-9.-]+(:\d{1,5})?|http://(localhost|127\.0\.0\.1):\d{1,5})$")
+# scheme://host[:port] and nothing else. The host is dot-separated labels, so "https://." or
+# "https://a..b" (which would go into the CSP header as broken sources) are refused.
+_LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+_ORIGIN = re.compile(rf"^(?P<scheme>https?)://(?P<host>{_LABEL}(\.{_LABEL})*)(:(?P<port>\d{{1,5}}))?$")
+_TEST_HOSTS = ("localhost", "127.0.0.1")
+
+
+def _allowed_origin(value):
+    """https with any host name; plain http only for localhost and 127.0.0.1 with a port, for testing."""
+    match = _ORIGIN.match(value)
+    if match is None or not 0 < int(match["port"] or 443) <= 65535:
+        return False
+    return match["scheme"] == "https" or (match["host"] in _TEST_HOSTS and match["port"] is not None)
 
 
 def make_token(secret, widget):
@@ -37,7 +48,7 @@ def parse_origins(text):
         value = line.strip().rstrip("/").lower()
         if not value:
             continue
-        if _ORIGIN.match(value):
+        if _allowed_origin(value):
             if value not in origins:
                 origins.append(value)
         else:

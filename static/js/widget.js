@@ -25,6 +25,18 @@
     if (document.hidden) { return; }  // visibilitychange asks again when the tab is shown
     var url = root.getAttribute("data-status-url") + "&v=" + encodeURIComponent(root.getAttribute("data-version"));
     window.fetch(url, { credentials: "omit", cache: "no-store" }).then(function (response) {
+      if (response.status === 404) {
+        // Revoked or rotated: say so, and stop asking.
+        root.setAttribute("data-final", "1");
+        root.textContent = root.getAttribute("data-gone");
+        tellHeight();
+        return null;
+      }
+      if (response.status === 429) {
+        var wait = parseInt(response.headers.get("Retry-After"), 10) || 60;
+        root.setAttribute("data-interval", String(Math.max(wait, parseInt(root.getAttribute("data-interval"), 10) || 0)));
+        return null;
+      }
       if (response.status !== 200) { return null; }
       root.setAttribute("data-version", response.headers.get("X-Widget-Version") || "");
       root.setAttribute("data-final", response.headers.get("X-Widget-Final") || "0");
