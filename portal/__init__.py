@@ -3,6 +3,7 @@ import os
 import secrets
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from portal.settings import DEFAULTS, from_environment
 
@@ -26,6 +27,9 @@ def create_app(test_config=None):
 
     from portal import db, web
 
+    # Every <int:...> in a URL is a database id: anything past a 32-bit integer is simply not found
+    # (SQLite would otherwise overflow on it and answer 500).
+    app.url_map.converters["int"] = BoundedIntegerConverter
     db.init_app(app)
     web.init_app(app)
 
@@ -53,6 +57,15 @@ def create_app(test_config=None):
 
     cli.init_app(app)
     return app
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """``int`` in routes, capped at the largest id a table can hold."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        """Default the maximum to 2**31 - 1."""
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _instance_secret(instance_path):

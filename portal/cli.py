@@ -21,6 +21,10 @@ REASON_KINDS = ("REJECT", "HOLD", "NEEDS_INFO", "PAYOUT_FAILURE")
 @click.option("--shop-id", type=int, help="For a seller: an existing shop to sign in for.")
 def create_user_command(username, role, password, shop_name, entity_name, shop_id):
     """Create a seller, agent or finance account."""
+    # The sign-in form strips what is typed: a name with outer spaces (or none at all) could never sign in.
+    username = username.strip()
+    if not username:
+        raise click.BadParameter("must not be empty", param_hint="USERNAME")
     if len(password) < 10:
         raise click.BadParameter("use at least 10 characters", param_hint="--password")
     with db.connection_context(), write_transaction():

@@ -111,4 +111,5 @@ def init_db_command():
         applied = migrate()
         with db.atomic():
             added = seed.reference_data()
-    click.echo(f"Database ready ({len(applied)} migration(s) applied, {added} reason code(s) added).")
+    click.echo(f"Database ready ({len(applied)} migration(s) applied, {added} reason code(s) and canned "
+               "replies added).")

@@ -16,6 +16,10 @@ def ledger_page(shop_id):
     """The ledger page asked for by ``?before=<id>``: its entries and the cursor of the next page."""
     size = current_app.config["LEDGER_PAGE_SIZE"]
     before = request.args.get("before", type=int)
+    if before is not None and not 0 < before < 2**63:
+        # Ids are positive 64-bit integers; SQLite cannot even bind a larger number (a 500), so a
+        # cursor outside that range is no cursor: the newest page.
+        before = None
     # One row more than a page tells whether an older page exists, without counting.
     rows = list(LedgerEntry.page_for(shop_id, before, size + 1))
     next_before = rows[size - 1].id if len(rows) > size else None

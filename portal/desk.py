@@ -33,7 +33,7 @@ from portal.models import (
     deposit_figures,
 )
 from portal.refunds import expected_window, working_calendar
-from portal.web import signed_in_only
+from portal.web import refusal_text, signed_in_only
 from portal.workdays import to_shanghai_date
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
@@ -41,6 +41,16 @@ bp = Blueprint("desk", __name__, url_prefix="/desk")
 QUEUE_PAGE_SIZE = 50
 FILTERS = ("open", "overdue", "mine", "unassigned")
 PAYOUT_STATES = (workflow.APPROVED, workflow.PAYOUT_PROCESSING, workflow.PAYOUT_FAILED, workflow.ESCALATED)
+# Larger than any id; SQLite cannot even compare a column with a bigger number (an OverflowError, a 500).
+MAX_ID = 2**63 - 1
+
+
+def _database_id(raw):
+    """An id from a query string: a whole number the database can compare, else ValueError."""
+    value = int(raw)
+    if not 0 <= value <= MAX_ID:
+        raise ValueError(raw)
+    return value
 
 
 def staff_only():
@@ -167,7 +177,9 @@ def _queue_query(state, view, search):
     """Open (or one state's) requests with their shop and assignee, by due date, filtered."""
     assignee = User.alias()
     query = (RefundRequest
-             .select(RefundRequest, Shop.name, Shop.entity_name, assignee.display_name, assignee.username)
+             # The joined user's id too: without it peewee sets assigned_to_id to None on each row.
+             .select(RefundRequest, Shop.name, Shop.entity_name, assignee.id, assignee.display_name,
+                     assignee.username)
              .join(Shop)
              .switch(RefundRequest)
              .join(assignee, JOIN.LEFT_OUTER, on=(RefundRequest.assigned_to == assignee.id)))
@@ -184,7 +196,8 @@ def _queue_query(state, view, search):
     search = (search or "").strip()
     if search:
         number = search.lstrip("#No.").strip()
-        if number.isdigit():
+        # A number longer than any id would overflow SQLite's INTEGER (a 500): search it as text.
+        if number.isdigit() and len(number) <= 15:
             query = query.where((RefundRequest.id == int(number)) | Shop.name.contains(search))
         else:
             query = query.where(Shop.name.contains(search) | Shop.entity_name.contains(search))
@@ -222,10 +235,14 @@ def _open_tickets(view, search):
 
 
 def _parse_cursor(raw):
-    """The keyset cursor ``YYYY-MM-DD.<id>`` of the next page, or None."""
+    """The keyset cursor ``YYYY-MM-DD.<id>`` (``none.<id>`` past the last due date) of the next page, or None."""
     if not raw:
         return None
     day, _sep, request_id = raw.partition(".")
+    if not request_id.isdigit() or len(request_id) > 15:
+        return None
+    if day == "none":
+        return None, int(request_id)
     try:
         return datetime.date.fromisoformat(day), int(request_id)
     except ValueError:
@@ -243,22 +260,27 @@ def show_queue():
     cursor = _parse_cursor(request.args.get("after"))
     if cursor:
         due, last_id = cursor
-        # Keyset: the rows after the last one shown, in (due_date, id) order; no OFFSET.
-        query = query.where((RefundRequest.due_date > due)
-                            | ((RefundRequest.due_date == due) & (RefundRequest.id > last_id)))
+        # Keyset: the rows after the last one shown, in (due_date, id) order with requests that have
+        # no due date (made before due dates existed) last; no OFFSET.
+        if due is None:
+            query = query.where(RefundRequest.due_date.is_null() & (RefundRequest.id > last_id))
+        else:
+            query = query.where((RefundRequest.due_date > due)
+                                | ((RefundRequest.due_date == due) & (RefundRequest.id > last_id))
+                                | RefundRequest.due_date.is_null())
     rows = list(query.order_by(RefundRequest.due_date.asc(nulls="LAST"), RefundRequest.id)
                 .limit(QUEUE_PAGE_SIZE + 1))
     next_cursor = None
     if len(rows) > QUEUE_PAGE_SIZE:
         rows = rows[:QUEUE_PAGE_SIZE]
         last = rows[-1]
-        if last.due_date is not None:
-            next_cursor = f"{last.due_date.isoformat()}.{last.id}"
-    if request.args.get("after"):
+        next_cursor = f"{last.due_date.isoformat() if last.due_date else 'none'}.{last.id}"
+    # The "More" link's rows for htmx; without JavaScript the same link opens a whole page.
+    if request.args.get("after") and htmx.is_fragment_request():
         return htmx.render("desk/queue.html", "queue_rows", rows=rows, state=state, view=view, search=search,
                            next_cursor=next_cursor, today=_today())
     # Tickets join the queue on its first page (a state filter is about requests only).
-    tickets = [] if state else _open_tickets(view, search)
+    tickets = [] if state or request.args.get("after") else _open_tickets(view, search)
     return htmx.render("desk/queue.html", "queue_results", rows=rows, counts=_queue_counts(), state=state,
                        view=view, search=search, next_cursor=next_cursor, today=_today(), states=workflow.STATES,
                        tickets=tickets)
@@ -277,7 +299,7 @@ def show_payouts():
 
 def _staff_request(request_id):
     """A request by id for staff, or 404."""
-    refund = RefundRequest.get_or_none(RefundRequest.id == request_id)
+    refund = RefundRequest.get_or_none(RefundRequest.id == request_id) if request_id <= MAX_ID else None
     if refund is None:
         abort(404)
     return refund
@@ -289,7 +311,7 @@ def _request_context(refund, forms=None, conflict=None, notice=None, revealed=No
     figures = deposit_figures(shop)
     policy = refunding.policy_from(current_app.config)
     facts = refunding.shop_facts(shop, figures=figures)
-    events = list(RefundEvent.select(RefundEvent, User.display_name, User.username)
+    events = list(RefundEvent.select(RefundEvent, User.id, User.display_name, User.username)
                   .join(User, JOIN.LEFT_OUTER, on=(RefundEvent.actor == User.id))
                   .where(RefundEvent.request == refund.id).order_by(RefundEvent.id))
     role = current_user.role
@@ -336,7 +358,8 @@ def request_checks(request_id):
 
 def _latest_event(refund):
     """The newest event of a request, with its actor, for the collision notice."""
-    return (RefundEvent.select(RefundEvent, User.display_name, User.username)
+    # User.id as well, or the joined actor's missing id blanks actor_id and the notice names only a role.
+    return (RefundEvent.select(RefundEvent, User.id, User.display_name, User.username)
             .join(User, JOIN.LEFT_OUTER, on=(RefundEvent.actor == User.id))
             .where(RefundEvent.request == refund.id).order_by(RefundEvent.id.desc()).first())
 
@@ -361,8 +384,11 @@ def _decide(request_id, form_key, form, apply, notice):
     except refunding.TransitionConflict as conflict:
         return _answer(refund.id, 409, conflict=_latest_event(conflict.request))
     except workflow.TransitionRefused as refused:
-        form.form_errors.append(_(refused.message, **refused.params))
-        return _answer(refund.id, 422, forms={form_key: form})
+        # Also as the notice: the refused decision's form is not on the page when the request's
+        # state does not offer it, and the agent must still read why.
+        message = refusal_text(refused)
+        form.form_errors.append(message)
+        return _answer(refund.id, 422, forms={form_key: form}, notice=message)
     except (ValueError, payouts.PayoutError) as error:
         form.form_errors.append(str(error))
         return _answer(refund.id, 422, forms={form_key: form})
@@ -533,7 +559,7 @@ def reason_message():
     if prefix not in ("reject", "hold", "failed"):
         abort(404)
     code = request.args.get(f"{prefix}-reason_code") or request.args.get(f"{prefix}-failure_code") or ""
-    reason = ReasonCode.get_or_none(ReasonCode.code == code)
+    reason = ReasonCode.get_or_none((ReasonCode.code == code) & (ReasonCode.active == True))  # noqa: E712
     if reason is None:
         abort(404)
     form = RejectForm(formdata=None, prefix=prefix, seller_message=reason.message(get_locale()))
@@ -547,8 +573,8 @@ def show_audit():
     """The whole desk's audit log, newest first, filtered by action, person or request."""
     action = request.args.get("action", "")[:60]
     username = request.args.get("actor", "")[:150]
-    request_id = request.args.get("request", type=int)
-    before = request.args.get("before", type=int)
+    request_id = request.args.get("request", type=_database_id)
+    before = request.args.get("before", type=_database_id)
     actor = User.get_or_none(User.username == username) if username else None
     if username and actor is None:
         entries = []

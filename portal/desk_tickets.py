@@ -68,7 +68,7 @@ def _desk_ticket(ticket_id):
 
 def _ticket_context(ticket, reply_form=None, note_form=None, arrived=None, notice=None):
     """Everything the desk's ticket page shows, internal notes included."""
-    messages = list(TicketMessage.select(TicketMessage, User.display_name, User.username)
+    messages = list(TicketMessage.select(TicketMessage, User.id, User.display_name, User.username)
                     .join(User, JOIN.LEFT_OUTER, on=(TicketMessage.author == User.id))
                     .where(TicketMessage.ticket == ticket.id).order_by(TicketMessage.id))
     public = [message.id for message in messages if message.kind != "INTERNAL_NOTE"]
@@ -120,10 +120,10 @@ def _after(ticket_id, notice, status=200, **forms):
                        **_ticket_context(ticket, notice=notice if status == 200 else None, **forms))
 
 
-@bp.before_request
-def _allow_uploads():
-    """Desk replies carry files too."""
-    if request.endpoint == "desk.reply_ticket":
+@bp.url_value_preprocessor
+def _allow_uploads(endpoint, values):
+    """Desk replies carry files too (a preprocessor, so it runs before the CSRF check reads the form)."""
+    if endpoint == "desk.reply_ticket" and current_user.is_authenticated:
         config = current_app.config
         request.max_content_length = (int(config["EVIDENCE_MAX_FILES"]) * int(config["EVIDENCE_MAX_BYTES"])
                                       + 1024 * 1024)
@@ -194,7 +194,8 @@ def resolve_ticket_dispute(ticket_id):
         abort(404)
     if not form.validate():
         return _after(ticket.id, None, 422)
-    risks.resolve_dispute(ticket.dispute_id, current_user, form.outcome.data.strip())
+    if not risks.resolve_dispute(ticket.dispute_id, current_user, form.outcome.data.strip(), ticket_id=ticket.id):
+        return _after(ticket.id, _("That dispute was already resolved."))
     return _after(ticket.id, _("The dispute is resolved."))
 
 

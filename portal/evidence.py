@@ -24,6 +24,8 @@ KINDS = {
 
 # PDF features that run something or carry other files; a seller's evidence never needs them.
 _PDF_ACTIVE = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFile|RichMedia|OpenAction|AA|XFA)\b")
+# A PDF name may spell any byte as #xx (``/J#61vaScript`` is ``/JavaScript`` to a reader).
+_PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 
 
 class EvidenceRefused(ValueError):
@@ -59,7 +61,8 @@ def clean(data, name, max_bytes):
         raise EvidenceRefused("unsupported_type", name)
     content_type, extension, pillow_format = KINDS[kind]
     if kind == "pdf":
-        if b"%%EOF" not in data[-2048:] or _PDF_ACTIVE.search(data):
+        names = _PDF_NAME_ESCAPE.sub(lambda escape: bytes([int(escape.group(1), 16)]), data)
+        if b"%%EOF" not in data[-2048:] or _PDF_ACTIVE.search(names):
             raise EvidenceRefused("pdf_active_content", name)
         return data, content_type, extension
     return _reencode(data, pillow_format, name), content_type, extension

@@ -155,7 +155,10 @@ def retry_after_payee_fix(shop_id, user, now=None):
 # --- the gateway's webhook -------------------------------------------------------------------
 
 def handle_gateway_event(payload, raw_body, max_attempts, now=None):
-    """Apply one verified gateway event exactly once; returns ('applied'|'duplicate'|'stale'|'unknown', detail).
+    """Apply one verified gateway event exactly once; returns (outcome, detail).
+
+    Outcomes: 'applied', 'duplicate', 'stale', 'unknown' (no such payout reference), 'invalid' (a
+    malformed event) and 'refused' (e.g. an amount other than the attempt's).
 
     Replays are recognised by the event id. Events that arrive after their attempt was settled
     (out of order, or for an older attempt) are kept as STALE and change nothing.
@@ -164,8 +167,15 @@ def handle_gateway_event(payload, raw_body, max_attempts, now=None):
     event_id = str(payload.get("event_id") or "")
     event_type = str(payload.get("type") or "")
     reference = str(payload.get("payout_reference") or "")
-    if not event_id or event_type not in ("payout.succeeded", "payout.failed"):
+    if not event_id or len(event_id) > 200 or event_type not in ("payout.succeeded", "payout.failed"):
         return "invalid", "event_id and a known type are required"
+    amount_fen = payload.get("amount_fen")
+    # Whole fen only: int() would turn 100000.5 into a payment of 100000 and "abc" into a 500.
+    if "amount_fen" in payload and (type(amount_fen) is not int or amount_fen < 0):
+        return "invalid", "amount_fen must be a whole number of fen"
+    bank_reference = payload.get("bank_reference")
+    if bank_reference is not None and (not isinstance(bank_reference, str) or len(bank_reference) > 64):
+        return "invalid", "bank_reference must be text of at most 64 characters"
     if WebhookEvent.get_or_none(WebhookEvent.event_id == event_id) is not None:
         return "duplicate", event_id
     attempt = PayoutAttempt.get_or_none(PayoutAttempt.reference == reference)
@@ -184,8 +194,8 @@ def handle_gateway_event(payload, raw_body, max_attempts, now=None):
                     or request.state != workflow.PAYOUT_PROCESSING):
                 outcome = "STALE"
             elif event_type == "payout.succeeded":
-                amount = int(payload.get("amount_fen", attempt.amount_fen))
-                record_paid(request.id, None, workflow.GATEWAY, payload.get("bank_reference") or reference,
+                amount = attempt.amount_fen if amount_fen is None else amount_fen
+                record_paid(request.id, None, workflow.GATEWAY, bank_reference or reference,
                             amount, now, reference=reference)
             else:
                 # No message text: the timeline shows the failure code's own message in the
@@ -197,10 +207,14 @@ def handle_gateway_event(payload, raw_body, max_attempts, now=None):
     except IntegrityError:
         return "duplicate", event_id
     except PayoutError as error:
-        with write_transaction():
-            WebhookEvent.create(event_id=event_id, event_type=event_type, payout_reference=reference,
-                                outcome="REFUSED:" + error.code, payload=raw_body.decode("utf-8", "replace"),
-                                received_at=now)
+        try:
+            with write_transaction():
+                WebhookEvent.create(event_id=event_id, event_type=event_type, payout_reference=reference,
+                                    outcome="REFUSED:" + error.code, payload=raw_body.decode("utf-8", "replace"),
+                                    received_at=now)
+        except IntegrityError:
+            # A copy of the same event arriving at the same moment was refused and recorded first.
+            return "duplicate", event_id
         return "refused", error.code
     return outcome.lower(), reference
 

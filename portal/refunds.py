@@ -15,7 +15,7 @@ from portal.db import utcnow
 from portal.forms import EmptyForm
 from portal.models import CalendarOverride, PayeeAccount, RefundRequest, Shop, deposit_figures
 from portal.risk import banner_flags
-from portal.web import require_seller, signed_in_only
+from portal.web import refusal_text, require_seller, signed_in_only
 from portal.workdays import WorkCalendar
 
 bp = Blueprint("refunds", __name__, url_prefix="/refunds")
@@ -151,6 +151,12 @@ def submit_request():
         if form.idempotency_key.errors:
             form.idempotency_key.data = uuid.uuid4().hex
         return _form_page(shop, form, status=422, previous=previous)
+    # A replay (a double click, a resent form) lands on the request it created, before anything
+    # else is checked: by now the first submission's hold has lowered what is refundable.
+    replayed = RefundRequest.get_or_none((RefundRequest.shop == shop_id)
+                                         & (RefundRequest.idempotency_key == form.idempotency_key.data))
+    if replayed is not None:
+        return htmx.see_other(url_for("refunds.show_request", request_id=replayed.id))
     kind = form.kind.data
     amount_fen = 0
     if kind == eligibility.SURPLUS:
@@ -247,7 +253,7 @@ def _act(refund, action, success_message):
         flash(_("This request changed while you were looking at it: it is now “%(state)s”. "
                 "Nothing else was changed.", state=state_label_text(conflict.request.state)))
     except workflow.TransitionRefused as refused:
-        flash(_(refused.message, **refused.params))
+        flash(refusal_text(refused))
     else:
         flash(success_message)
     return htmx.see_other(url_for("refunds.show_request", request_id=refund.id))

@@ -51,7 +51,9 @@ def ban_shop(shop_id, user, reason, seller_message, now=None):
         shop = lock_for_update(Shop.select().where(Shop.id == shop_id)).get()
         if shop.banned:
             return False
-        Shop.update(status="BANNED", banned_at=now, ban_reason=reason).where(Shop.id == shop_id).execute()
+        # The shop's ban_reason is what the seller's deposit page shows: their message, never the
+        # staff-only reason (that stays in the flag's rationale and the audit log).
+        Shop.update(status="BANNED", banned_at=now, ban_reason=seller_message).where(Shop.id == shop_id).execute()
         flag = RiskFlag.create(shop=shop_id, code="ACCOUNT_BANNED", severity="HIGH", effect="BLOCKS",
                                seller_text=seller_message, rationale=reason,
                                how_to_fix="ban_appeal", raised_by=user.id if user else None, raised_at=now)
@@ -71,21 +73,25 @@ def ban_shop(shop_id, user, reason, seller_message, now=None):
 
 
 def record_dispute_outcome(dispute_id, shop_id, outcome, now=None):
-    """The seller and buyer agreed: the seller records the outcome and the dispute is resolved."""
+    """The seller and buyer agreed: the seller records the outcome and the dispute is resolved.
+
+    Only while they are still negotiating: once the platform reviews it, the platform decides.
+    """
     now = now or utcnow()
     with write_transaction():
         return (Dispute.update(status="RESOLVED", outcome=outcome, resolved_at=now)
                 .where((Dispute.id == dispute_id) & (Dispute.shop == shop_id)
-                       & Dispute.status.in_(Dispute.OPEN_STATES)).execute()) == 1
+                       & (Dispute.status == "NEGOTIATING")).execute()) == 1
 
 
-def resolve_dispute(dispute_id, user, outcome, now=None):
-    """An agent decides a dispute the platform was asked to step into."""
+def resolve_dispute(dispute_id, user, outcome, now=None, ticket_id=None):
+    """An agent decides a dispute the platform was asked to step into (from its ticket, when given)."""
     now = now or utcnow()
     with write_transaction():
         dispute = Dispute.get_by_id(dispute_id)
         changed = (Dispute.update(status="RESOLVED", outcome=outcome, resolved_at=now)
                    .where((Dispute.id == dispute_id) & Dispute.status.in_(Dispute.OPEN_STATES)).execute())
         if changed:
-            audit.record(user, "dispute.resolve", None, dispute.shop_id, now, dispute=dispute_id, outcome=outcome)
+            audit.record(user, "dispute.resolve", None, dispute.shop_id, now, ticket_id=ticket_id, dispute=dispute_id,
+                         outcome=outcome)
     return bool(changed)

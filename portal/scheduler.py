@@ -4,21 +4,25 @@ Each step re-reads and locks its row and moves it by a conditional update, so tw
 at once perform every step exactly once: the second finds nothing left to do.
 """
 import datetime
+import logging
 import smtplib
 import uuid
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
+from urllib.parse import urlsplit
 
 import click
-from flask import current_app, render_template, url_for
+from flask import current_app
 from flask_babel import force_locale
-from peewee import IntegrityError
+from peewee import JOIN, IntegrityError
 
 from portal import refunding, widgeting, workflow
 from portal.db import db, utcnow
 from portal.models import CalendarOverride, Notification, OutboxEmail, RefundRequest, User
 from portal.workdays import WorkCalendar
+
+logger = logging.getLogger(__name__)
 
 # How long an e-mail claimed by a tick that then died stays claimed before another tick retries
 # it (with the same Message-ID, so a receiving server can drop the repeat).
@@ -37,12 +41,30 @@ class TickReport:
     emails_queued: int = 0
     emails_sent: int = 0
     emails_failed: int = 0
+    errors: list = field(default_factory=list)  # ids of requests whose step raised (logged, retried next tick)
 
     def summary(self):
         """One line for the operator's log."""
-        return (f"reviews started {len(self.reviews_started)}, on hold {len(self.put_on_hold)}, "
+        line = (f"reviews started {len(self.reviews_started)}, on hold {len(self.put_on_hold)}, "
                 f"expired {len(self.expired)}, e-mails queued {self.emails_queued}, "
                 f"sent {self.emails_sent}, failed {self.emails_failed}")
+        if self.errors:
+            line += f", errors {len(self.errors)} (requests {', '.join(map(str, self.errors))})"
+        return line
+
+
+def _step(report, step, request_id, *args):
+    """Run one request's step; a step that raises is logged and skipped, never the whole tick.
+
+    Each step is its own transaction (rolled back on error), so one broken request cannot stop
+    every later waiting period, expiry and e-mail on every run.
+    """
+    try:
+        return step(request_id, *args)
+    except Exception:  # any failure of one request must not stop the others
+        logger.exception("tick: the due step of refund request %s failed", request_id)
+        report.errors.append(request_id)
+        return None
 
 
 def run(config, now=None):
@@ -55,7 +77,7 @@ def run(config, now=None):
                           & (RefundRequest.review_starts_at <= now))
                    .order_by(RefundRequest.id).tuples())
     for (request_id,) in list(due_waiting):
-        moved = refunding.start_review_if_due(request_id, policy, now)
+        moved = _step(report, refunding.start_review_if_due, request_id, policy, now)
         if moved == workflow.UNDER_REVIEW:
             report.reviews_started.append(request_id)
         elif moved == workflow.ON_HOLD:
@@ -68,7 +90,8 @@ def run(config, now=None):
                   .where(RefundRequest.state == workflow.NEEDS_INFO)
                   .order_by(RefundRequest.id).tuples())
     for (request_id,) in list(candidates):
-        if refunding.expire_if_due(request_id, calendar, workdays, now) == workflow.EXPIRED:
+        expired = _step(report, refunding.expire_if_due, request_id, calendar, workdays, now)
+        if expired == workflow.EXPIRED:
             report.expired.append(request_id)
 
     widgeting.forget_old_counts(now)
@@ -84,7 +107,7 @@ def queue_emails(config, now):
     pending = (Notification.select(Notification.id, User.email)
                .join(User)
                .switch(Notification)
-               .join(OutboxEmail, on=(OutboxEmail.notification == Notification.id), join_type="LEFT OUTER")
+               .join(OutboxEmail, on=(OutboxEmail.notification == Notification.id), join_type=JOIN.LEFT_OUTER)
                .where((Notification.created_at >= since) & User.email.is_null(False) & (User.email != "")
                       & OutboxEmail.id.is_null())
                .tuples())
@@ -139,20 +162,34 @@ def send_due_emails(config, now):
     return sent, failed
 
 
+def public_link(config, endpoint, **values):
+    """An absolute link to a portal page at its public address, built without a web request."""
+    public = urlsplit(config["PUBLIC_URL"])
+    urls = current_app.url_map.bind(public.netloc, script_name=public.path or "/",
+                                    url_scheme=public.scheme or "https")
+    return urls.build(endpoint, values, force_external=True)
+
+
+def _render_text(name, **context):
+    """A plain-text e-mail template rendered in the app context only.
+
+    No request context: popping one runs the request teardown, which closes the tick's database
+    connection (rolling back any transaction it has); the page context processors are not needed.
+    """
+    return current_app.jinja_env.get_template(name).render(**context)
+
+
 def compose(config, email):
     """The message for one outbox row, in the recipient's language."""
     notification = Notification.get_by_id(email.notification_id)
     user = User.get_by_id(notification.user_id)
     request = RefundRequest.get_or_none(RefundRequest.id == notification.request_id)
-    # Outside a web request: build links against the portal's public address.
-    with current_app.test_request_context("/", base_url=config["PUBLIC_URL"]), \
-            force_locale(user.locale or "zh_CN"):
-        link = (url_for("refunds.show_request", request_id=request.id, _external=True) if request
-                else url_for("site.index", _external=True))
-        subject = render_template("email/refund_state_subject.txt", request=request,
-                                  notification=notification).strip()
-        body = render_template("email/refund_state.txt", request=request, notification=notification,
-                               link=link)
+    link = (public_link(config, "refunds.show_request", request_id=request.id) if request
+            else public_link(config, "site.index"))
+    with force_locale(user.locale or "zh_CN"):
+        subject = _render_text("email/refund_state_subject.txt", request=request,
+                               notification=notification).strip()
+        body = _render_text("email/refund_state.txt", request=request, notification=notification, link=link)
     message = EmailMessage()
     message["From"] = config["SMTP_FROM"]
     message["To"] = email.to_address
@@ -182,3 +219,6 @@ def tick_command():
     with db.connection_context():
         report = run(current_app.config)
     click.echo(report.summary())
+    if report.errors:
+        # A non-zero exit makes cron tell the operator; everything else due was still done.
+        click.get_current_context().exit(1)

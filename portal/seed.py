@@ -36,6 +36,10 @@ REASON_CODES = (
      "请上传最近一笔保证金缴纳凭证。", "Please upload the proof of your latest deposit payment."),
     ("IDENTITY_CHECK", "NEEDS_INFO", "需要身份核验", "Identity check needed",
      "请补充法定代表人身份证明材料。", "Please add proof of identity of the legal representative."),
+    ("NO_ANSWER", "SYSTEM", "未在期限内补充材料", "No answer in time",
+     "由于未在期限内补充材料，本次申请已过期，占用的保证金已释放。您可以重新申请。",
+     "The information was not sent in time, so the request expired and the held amount was released. "
+     "You can apply again."),
     ("ACCOUNT_CLOSED", "PAYOUT_FAILURE", "收款账户已注销", "Payee account closed",
      "收款账户已注销，请更新收款信息，我们将重新打款。",
      "The payee account is closed. Update your payee details and we will pay again."),

@@ -35,8 +35,12 @@ def switch_language(code):
 def leaving():
     """A link from a message leads here first: it names the host and warns before anyone leaves."""
     target = request.args.get("to", "")
-    parts = urlsplit(target)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(target)
+        hostname = parts.hostname
+    except ValueError:  # e.g. a host followed by a full-width colon: not an address we can name
+        abort(400)
+    if parts.scheme not in ("http", "https") or not hostname:
         abort(400)
     own = parts.hostname == request.host.split(":")[0]
     return render_template("site/leaving.html", target=target, host=parts.hostname, own=own,

@@ -82,9 +82,14 @@ def _own_ticket(ticket_id):
     return ticket
 
 
-@bp.before_request
-def _allow_uploads():
+@bp.url_value_preprocessor
+def _allow_uploads(endpoint, values):
     """Ticket forms carry files: allow their size here only (the rest of the portal keeps 1 MB)."""
+    # Not a before_request hook: the app-wide CSRF check runs before any blueprint's hooks and reads
+    # the form, so a limit raised there comes too late (a 2 MB photo got a 413). URL value
+    # preprocessors run before every before_request hook. Visitors who are not signed in keep 1 MB.
+    if not current_user.is_authenticated:
+        return
     config = current_app.config
     request.max_content_length = int(config["EVIDENCE_MAX_FILES"]) * int(config["EVIDENCE_MAX_BYTES"]) + 1024 * 1024
 
@@ -191,7 +196,9 @@ def ticket_thread(ticket_id):
         abort(404)
     if request.args.get("v") == str(version):
         return make_response("", 204)
-    return htmx.render("tickets/show.html", "ticket_thread", **thread_context(Ticket.get_by_id(ticket_id)))
+    # Without htmx (a bookmark, no JavaScript) the whole page renders, reply form included.
+    return htmx.render("tickets/show.html", "ticket_thread", form=ReplyForm(formdata=None),
+                       **thread_context(Ticket.get_by_id(ticket_id)))
 
 
 @bp.post("/<int:ticket_id>/reply")

@@ -141,13 +141,20 @@ def check_title(code):
     return _(title) if title else code
 
 
+def refusal_text(refused):
+    """A refused transition's message, naming states by their labels in the current language."""
+    params = {key: (state_label(value) if key in ("source", "target") and value in workflow.STATE_LABELS
+                    else value) for key, value in refused.params.items()}
+    return _(refused.message, **params)
+
+
 def state_label(state):
     """A request state's seller-facing label in the current language."""
     return _(workflow.STATE_LABELS[state])
 
 
 # An http(s) address in a message, up to white space or punctuation that ends a sentence.
-_URL = re.compile(r"https?://[^\s<>\"'，。！？、）)】]+", re.IGNORECASE)
+_URL = re.compile(r"https?://[^\s<>\"'，。！？、；：“”‘’《》「」『』（）()【】]+", re.IGNORECASE)
 
 
 def message_text(text):

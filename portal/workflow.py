@@ -152,6 +152,12 @@ def check(source, target, actor, reason_code="", seller_message=""):
                                 source=source, target=target)
     if actor not in row.actors:
         raise TransitionRefused(N_("You are not allowed to make this change."))
+    # People must explain themselves; the system and the gateway give a reason code whose own
+    # message (in the seller's language) the timeline shows.
+    if actor in (SYSTEM, GATEWAY):
+        if (row.needs_reason or row.needs_message) and not (reason_code or seller_message.strip()):
+            raise TransitionRefused(N_("A reason is required."))
+        return row
     if row.needs_reason and not (reason_code and seller_message.strip()):
         raise TransitionRefused(N_("A reason and a message for the seller are required."))
     if row.needs_message and not seller_message.strip():
