@@ -2,8 +2,8 @@
 
 No Flask here. What a file *is* comes from its first bytes, never from its name or the browser's
 claim. Images are decoded and encoded again, which drops EXIF (location, device) and anything
-appended to or hidden in the file (a polyglot keeps only its pixels). PDFs cannot be re-encoded
-safely here, so they are accepted only without active content and are always served as downloads.
+appended to or hidden in the file (a polyglot keeps only its pixels). PDFs are parsed (with pypdf) and
+accepted only without active content; they are always served as downloads.
 """
 import io
 import os
@@ -11,6 +11,8 @@ import re
 import secrets
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pypdf import PdfReader
+from pypdf.generic import IndirectObject
 
 # Pillow refuses images whose pixel count suggests a decompression bomb.
 Image.MAX_IMAGE_PIXELS = 40_000_000
@@ -23,9 +25,14 @@ KINDS = {
 }
 
 # PDF features that run something or carry other files; a seller's evidence never needs them.
-_PDF_ACTIVE = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFile|RichMedia|OpenAction|AA|XFA)\b")
-# A PDF name may spell any byte as #xx (``/J#61vaScript`` is ``/JavaScript`` to a reader).
-_PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+# Keys that carry scripts, launch programs or smuggle other files; and action types that run
+# something. Looked for in the parsed objects (so compressed streams and #xx-escaped names are
+# seen as a reader sees them), never in the raw bytes (where pixel data can look like "/AA ").
+_PDF_ACTIVE_KEYS = {"/JS", "/JavaScript", "/Launch", "/EmbeddedFile", "/EmbeddedFiles", "/RichMedia", "/XFA",
+                    "/AA"}  # /AA: actions that run by themselves when a page or field is opened
+_PDF_ACTIVE_TYPES = {"/EmbeddedFile", "/RichMedia", "/Movie", "/Sound", "/3D"}
+_PDF_ACTIVE_ACTIONS = {"/JavaScript", "/Launch", "/ImportData", "/SubmitForm", "/GoToE", "/RichMediaExecute"}
+_PDF_MAX_OBJECTS = 200_000
 
 
 class EvidenceRefused(ValueError):
@@ -61,11 +68,44 @@ def clean(data, name, max_bytes):
         raise EvidenceRefused("unsupported_type", name)
     content_type, extension, pillow_format = KINDS[kind]
     if kind == "pdf":
-        names = _PDF_NAME_ESCAPE.sub(lambda escape: bytes([int(escape.group(1), 16)]), data)
-        if b"%%EOF" not in data[-2048:] or _PDF_ACTIVE.search(names):
-            raise EvidenceRefused("pdf_active_content", name)
+        _check_pdf(data, name)
         return data, content_type, extension
     return _reencode(data, pillow_format, name), content_type, extension
+
+
+def _check_pdf(data, name):
+    """Parse a PDF and refuse it when any object carries active content (or it cannot be parsed)."""
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        # Every object the file lists, referenced or not, plus whatever the trailer reaches.
+        pending = [reader.trailer]
+        for generation, entries in reader.xref.items():
+            pending.extend(IndirectObject(number, generation, reader) for number in entries)
+        pending.extend(IndirectObject(number, 0, reader) for number in reader.xref_objStm)
+        seen = set()
+        visited = 0
+        while pending:
+            item = pending.pop()
+            if isinstance(item, IndirectObject):
+                key = (item.idnum, item.generation)
+                if key in seen:
+                    continue
+                seen.add(key)
+                item = item.get_object()
+            visited += 1
+            if visited > _PDF_MAX_OBJECTS:
+                raise EvidenceRefused("pdf_active_content", name)
+            if isinstance(item, dict):
+                if (_PDF_ACTIVE_KEYS.intersection(item.keys()) or item.get("/S") in _PDF_ACTIVE_ACTIONS
+                        or item.get("/Type") in _PDF_ACTIVE_TYPES or item.get("/Subtype") in _PDF_ACTIVE_TYPES):
+                    raise EvidenceRefused("pdf_active_content", name)
+                pending.extend(item.values())
+            elif isinstance(item, list):
+                pending.extend(item)
+    except EvidenceRefused:
+        raise
+    except Exception:  # noqa: BLE001 - any failure to parse untrusted bytes means "cannot be read"
+        raise EvidenceRefused("pdf_unreadable", name) from None
 
 
 def _reencode(data, pillow_format, name):

@@ -24,6 +24,7 @@ REFUSALS = {
     "unsupported_type": _l("“%(name)s” is not a JPEG, PNG, WebP or PDF file (judged by its content, not its name)."),
     "unreadable_image": _l("“%(name)s” looks like an image but cannot be read; it may be damaged or disguised."),
     "pdf_active_content": _l("“%(name)s” is a PDF with scripts or embedded files, which we cannot accept."),
+    "pdf_unreadable": _l("“%(name)s” is a damaged PDF that cannot be read."),
 }
 
 
