@@ -424,13 +424,15 @@ def assign_request(request_id):
 def approve_request(request_id):
     """Approve the request, for the amount asked or a lower one (the difference is released)."""
     def apply(refund, form):
-        approved = refund.requested_fen
+        # At most what is still held: an earlier lower approval has released the rest already.
+        ceiling = refunding.held_for(refund.id)
+        approved = ceiling
         if (form.amount.data or "").strip():
             try:
-                approved = money.parse_yuan(form.amount.data, max_fen=refund.requested_fen)
+                approved = money.parse_yuan(form.amount.data, max_fen=ceiling)
             except money.AmountError as error:
                 raise ValueError(_("The approved amount must be more than ¥0.00 and at most %(amount)s.",
-                                   amount=money.format_fen(refund.requested_fen))) from error
+                                   amount=money.format_fen(ceiling))) from error
         _transition(refund, form, workflow.APPROVED, approved_fen=approved,
                     seller_message=_approval_message(refund, approved))
     return _decide(request_id, "approve", ApproveForm(prefix="approve"), apply, _("Approved."))

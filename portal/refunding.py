@@ -205,8 +205,14 @@ def _apply(request, target, user, actor_role, reason_code="", seller_message="",
     """
     now = now or utcnow()
     workflow.check(request.state, target, actor_role, reason_code, seller_message)
-    if target == workflow.APPROVED and approved_fen is None:
-        approved_fen = request.requested_fen
+    if target == workflow.APPROVED:
+        # What can be approved is what is still held (an earlier lower approval released the rest).
+        still_held = held_for(request.id)
+        if approved_fen is None:
+            approved_fen = still_held
+        elif not 0 < approved_fen <= still_held:
+            raise workflow.TransitionRefused(workflow.N_("The approved amount must be more than ¥0.00 and at most "
+                                                         "what is held for the request."))
     changes = {RefundRequest.state: target, RefundRequest.state_changed_at: now,
                RefundRequest.version: RefundRequest.version + 1}
     if approved_fen is not None:
