@@ -8,7 +8,6 @@ succeed exactly when ``workflow.check`` allows it from the state the request was
 import datetime
 import uuid
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -402,7 +401,7 @@ class RefundWorkflow(RuleBasedStateMachine):
         assert version == len(moves)
 
     def check_paid_once(self, request_id, state, own_entries):
-        """At most one REFUND_PAID per request, only for a COMPLETED one, with a bank reference and the approved amount."""
+        """At most one REFUND_PAID per request, only when COMPLETED, with a bank reference and the approved amount."""
         paid = [row for row in own_entries if row[2] == ledger.REFUND_PAID]
         assert len(paid) == (1 if state == workflow.COMPLETED else 0), (request_id, state, paid)
         assert all(reference for *_rest, reference in paid)
