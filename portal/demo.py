@@ -87,11 +87,11 @@ def load(config):
         closed = Violation.create(shop=shop, code="LATE_SHIPMENT", description="延迟发货 (late shipment)",
                                   status="CLOSED", opened_at=_days_ago(now, 300), closed_at=_days_ago(now, 280))
         LedgerEntry.create(shop=shop, entry_type=ledger.DEDUCTION, amount_fen=20000, violation=closed,
-                           reason="penalty: late shipment", created_at=_days_ago(now, 290))
+                           reason="违规扣款：延迟发货", created_at=_days_ago(now, 290))
         LedgerEntry.create(shop=shop, entry_type=ledger.FREEZE, amount_fen=30000,
-                           reason="frozen during a buyer complaint", created_at=_days_ago(now, 100))
+                           reason="买家投诉处理中，临时冻结", created_at=_days_ago(now, 100))
         LedgerEntry.create(shop=shop, entry_type=ledger.UNFREEZE, amount_fen=30000,
-                           reason="complaint closed", created_at=_days_ago(now, 90))
+                           reason="投诉已结案，解除冻结", created_at=_days_ago(now, 90))
         _request(shop, user, now, 80, 500, [
             (workflow.APPROVED, workflow.AGENT, {}),
             (workflow.PAYOUT_PROCESSING, workflow.FINANCE, {}),

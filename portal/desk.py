@@ -39,6 +39,12 @@ from portal.workdays import to_shanghai_date
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 
 QUEUE_PAGE_SIZE = 50
+PAYOUT_ERRORS = {
+    "bank_reference_missing": _l("The bank reference is required."),
+    "not_current_attempt": _l("That payout attempt is no longer the current one; reload the request."),
+    "amount_mismatch": _l("The amount paid must equal the approved amount."),
+    "other": _l("The payout could not be recorded."),
+}
 FILTERS = ("open", "overdue", "mine", "unassigned")
 PAYOUT_STATES = (workflow.APPROVED, workflow.PAYOUT_PROCESSING, workflow.PAYOUT_FAILED, workflow.ESCALATED)
 # Larger than any id; SQLite cannot even compare a column with a bigger number (an OverflowError, a 500).
@@ -389,7 +395,10 @@ def _decide(request_id, form_key, form, apply, notice):
         message = refusal_text(refused)
         form.form_errors.append(message)
         return _answer(refund.id, 422, forms={form_key: form}, notice=message)
-    except (ValueError, payouts.PayoutError) as error:
+    except payouts.PayoutError as error:
+        form.form_errors.append(_(PAYOUT_ERRORS.get(error.code, PAYOUT_ERRORS["other"])))
+        return _answer(refund.id, 422, forms={form_key: form})
+    except ValueError as error:
         form.form_errors.append(str(error))
         return _answer(refund.id, 422, forms={form_key: form})
     return _answer(refund.id, notice=notice)

@@ -49,7 +49,8 @@ class NoteForm(FlaskForm):
 class StatusForm(FlaskForm):
     """Move the ticket to another status."""
 
-    status = SelectField(_l("Status"), choices=list(ticketing.STATUSES), validators=[DataRequired()])
+    status = SelectField(_l("Status"), choices=[(code, _l(label)) for code, label in ticketing.STATUSES.items()],
+                         validators=[DataRequired()])
 
 
 class DisputeForm(FlaskForm):

@@ -23,6 +23,11 @@ def N_(message):
     return message
 
 
+def NP_(singular, plural):
+    """Mark a message with a plural form: the page picks the form by its ``count`` parameter."""
+    return (singular, plural)
+
+
 @dataclass(frozen=True)
 class Policy:
     """The periods and limits the checks use; all come from settings."""
@@ -149,8 +154,9 @@ def evaluate(facts, kind, policy):
                   params={"code": code}))
     if facts.open_violations:
         add(Check("VIOLATION_OPEN", BLOCKING,
-                  N_("You have %(count)s open violation(s). They must be settled or successfully "
-                     "appealed first."),
+                  NP_("You have %(count)s open violation. It must be settled or successfully appealed first.",
+                      "You have %(count)s open violations. They must be settled or successfully appealed "
+                      "first."),
                   N_("See the open violations"), "deposit.show_deposit", "violations",
                   params={"count": facts.open_violations}))
     if facts.arrears_fen > 0:
@@ -160,21 +166,26 @@ def evaluate(facts, kind, policy):
                   params={"amount_fen": facts.arrears_fen}))
     if facts.open_disputes:
         add(Check("OPEN_DISPUTE", BLOCKING,
-                  N_("You have %(count)s open buyer dispute(s). Negotiate with the buyer first; if that "
-                     "fails, ask the platform to step in. A refund can start once every dispute is "
-                     "resolved."),
+                  NP_("You have %(count)s open buyer dispute. Negotiate with the buyer first; if that "
+                      "fails, ask the platform to step in. A refund can start once it is resolved.",
+                      "You have %(count)s open buyer disputes. Negotiate with the buyer first; if that "
+                      "fails, ask the platform to step in. A refund can start once every dispute is "
+                      "resolved."),
                   N_("See the open disputes"), "disputes.list_disputes",
                   params={"count": facts.open_disputes}))
     if full_exit and facts.unfinished_orders:
         add(Check("UNFINISHED_ORDERS", BLOCKING,
-                  N_("%(count)s order(s) are not finished yet. Ship or close every order before "
-                     "leaving the platform."),
+                  NP_("%(count)s order is not finished yet. Ship or close it before leaving the platform.",
+                      "%(count)s orders are not finished yet. Ship or close every order before "
+                      "leaving the platform."),
                   N_("See your shop status"), "deposit.show_deposit", "shop-status",
                   params={"count": facts.unfinished_orders}))
     if full_exit and facts.open_after_sales:
         add(Check("OPEN_AFTER_SALES", BLOCKING,
-                  N_("%(count)s after-sales case(s) (returns, exchanges) are still open. Close them "
-                     "before leaving the platform."),
+                  NP_("%(count)s after-sales case (a return or exchange) is still open. Close it "
+                      "before leaving the platform.",
+                      "%(count)s after-sales cases (returns, exchanges) are still open. Close them "
+                      "before leaving the platform."),
                   N_("See your shop status"), "deposit.show_deposit", "shop-status",
                   params={"count": facts.open_after_sales}))
     if full_exit:

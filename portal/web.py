@@ -6,6 +6,7 @@ from flask import abort, g, render_template, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel, format_date, format_datetime, get_locale
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup, escape
@@ -131,8 +132,17 @@ def translate_params(params):
 
 
 def check_message(check):
-    """A pre-check finding's message, translated and filled in."""
-    return _(check.message, **translate_params(check.params))
+    """A pre-check finding's message, translated and filled in (in the plural form its count needs)."""
+    params = translate_params(check.params)
+    if isinstance(check.message, tuple):
+        singular, plural = check.message
+        return ngettext(singular, plural, params["count"], **params)
+    return _(check.message, **params)
+
+
+def staff_state_label(state):
+    """A request state as the desk reads it."""
+    return _(workflow.STAFF_STATE_LABELS.get(state) or workflow.STATE_LABELS[state])
 
 
 def check_title(code):
@@ -211,6 +221,7 @@ def init_app(app):
         check_message=check_message,
         state_label=state_label,
         check_title=check_title,
+        staff_state_label=staff_state_label,
         workflow=workflow,
         entry_labels=ledger.ENTRY_LABELS,
         entry_sign=ledger.sign,

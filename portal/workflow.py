@@ -47,6 +47,12 @@ STATE_LABELS = {
     EXPIRED: N_("Expired"),
 }
 
+# Where staff read a state differently from the seller ("your information" is the seller's).
+STAFF_STATE_LABELS = {
+    NEEDS_INFO: N_("Waiting for the seller's information"),
+    PAYOUT_FAILED: N_("Payout failed: the seller must fix the payee details"),
+}
+
 SELLER = "seller"
 AGENT = "agent"
 FINANCE = "finance"

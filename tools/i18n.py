@@ -174,7 +174,11 @@ def _translated(message):
 
 def _table(catalog):
     """What a catalogue translates, as gettext will use it: ``{(id, context): string}``."""
-    return {(message.id, message.context): message.string for message in catalog
+    def frozen(value):
+        """Plural ids and strings come back as lists from a .mo and as tuples from a .po."""
+        return tuple(value) if isinstance(value, (list, tuple)) else value
+
+    return {(frozen(message.id), message.context): frozen(message.string) for message in catalog
             if message.id and not message.fuzzy and _translated(message)}
 
 
