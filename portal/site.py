@@ -47,6 +47,12 @@ def leaving():
                            secure=parts.scheme == "https")
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico on their own; send them to the icon we have."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 @bp.get("/healthz")
 def healthz():
     """200 ``ok`` when the database answers a query, else 503."""

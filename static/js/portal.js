@@ -44,6 +44,20 @@
     });
   });
 
+  // An inline action that fails says so instead of doing nothing; polls stay quiet (they retry).
+  function showProblem(event, kind) {
+    var box = document.getElementById("request-problem");
+    if (!box || event.detail.elt.hasAttribute("data-poll")) { return; }
+    box.textContent = box.getAttribute(kind);
+    box.hidden = false;
+  }
+  document.addEventListener("htmx:sendError", function (event) { showProblem(event, "data-offline"); });
+  document.addEventListener("htmx:responseError", function (event) { showProblem(event, "data-failed"); });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var box = document.getElementById("request-problem");
+    if (box && event.detail.successful && !event.detail.elt.hasAttribute("data-poll")) { box.hidden = true; }
+  });
+
   // After a form comes back with errors, move focus to the first field that needs attention,
   // so a screen reader or a phone keyboard lands where the fix is.
   document.addEventListener("htmx:afterSwap", function (event) {

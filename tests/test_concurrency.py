@@ -1,0 +1,109 @@
+"""Double-refund defences under real concurrency: twenty simultaneous submissions, on both databases."""
+import threading
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+from factories import ready_seller, sign_in
+from peewee import IntegrityError
+
+from portal import ledger, workflow
+from portal.db import db
+from portal.models import LedgerEntry, RefundRequest
+
+SUBMISSIONS = 20
+
+
+def submit_all_at_once(app, user, keys):
+    """POST one application per key, each from its own thread and client, all at once; (status, Location)s."""
+    # Any exception in a thread is collected and fails the test in the main thread.
+    barrier = threading.Barrier(len(keys))
+    results = [None] * len(keys)
+    errors = []
+
+    def submit(index, key):
+        """One seller's browser tab: sign in, wait for the others, submit."""
+        try:
+            client = app.test_client()
+            sign_in(client, user)
+            barrier.wait(timeout=30)
+            response = client.post("/refunds/new", data={"kind": "SURPLUS", "amount": "100",
+                                                         "confirm_payee": "y", "idempotency_key": key})
+            results[index] = (response.status_code, response.headers.get("Location"))
+        except BaseException as error:  # noqa: B036 - reported to the main thread below
+            errors.append(error)
+        finally:
+            if not db.is_closed():
+                db.close()
+
+    threads = [threading.Thread(target=submit, args=(index, key)) for index, key in enumerate(keys)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert all(result is not None for result in results)
+    return results
+
+
+@pytest.fixture
+def seller(app):
+    """A seller with ¥3,000.00 refundable and nothing blocking."""
+    return ready_seller(username="seller-a")[1]
+
+
+def holds():
+    """Every REFUND_HOLD entry: (request id, amount)."""
+    return list(LedgerEntry.select(LedgerEntry.refund_request, LedgerEntry.amount_fen)
+                .where(LedgerEntry.entry_type == ledger.REFUND_HOLD).tuples())
+
+
+def test_twenty_identical_submissions_make_one_request_and_one_hold(app, seller):
+    """Twenty tabs posting the same form at once (same key) create one request and one hold, all landing on it."""
+    key = uuid.uuid4().hex
+    results = submit_all_at_once(app, seller, [key] * SUBMISSIONS)
+    refunds = list(RefundRequest.select())
+    assert len(refunds) == 1
+    assert holds() == [(refunds[0].id, 10_000)]
+    assert {status for status, _ in results} == {303}
+    assert {urlsplit(location).path for _, location in results} == {f"/refunds/{refunds[0].id}"}
+
+
+def test_twenty_different_submissions_make_one_request(app, seller):
+    """Twenty different applications at once: exactly one wins; the rest are refused with 422, never a 500."""
+    results = submit_all_at_once(app, seller, [uuid.uuid4().hex for _ in range(SUBMISSIONS)])
+    refunds = list(RefundRequest.select())
+    assert len(refunds) == 1
+    assert holds() == [(refunds[0].id, 10_000)]
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [303] + [422] * (SUBMISSIONS - 1)
+
+
+def test_the_database_allows_one_open_request_per_shop(app, seller):
+    """The partial unique index refuses a second open request for a shop, but not a finished one."""
+    shop_id = seller.shop_id
+
+    def create(state):
+        """Insert a request directly, bypassing every check in the app."""
+        with db.atomic():
+            return RefundRequest.create(shop=shop_id, kind="SURPLUS", requested_fen=100, state=state,
+                                        idempotency_key=uuid.uuid4().hex)
+
+    create(workflow.UNDER_REVIEW)
+    for state in workflow.OPEN_STATES:
+        with pytest.raises(IntegrityError):
+            create(state)
+    for state in workflow.TERMINAL_STATES:
+        create(state)
+    assert RefundRequest.select().count() == 1 + len(workflow.TERMINAL_STATES)
+
+
+def test_the_database_refuses_a_repeated_idempotency_key(app, seller):
+    """The same idempotency key twice for one shop is refused by the database itself."""
+    key = uuid.uuid4().hex
+    with db.atomic():
+        RefundRequest.create(shop=seller.shop_id, kind="SURPLUS", requested_fen=100, state=workflow.CANCELLED,
+                             idempotency_key=key)
+    with pytest.raises(IntegrityError), db.atomic():
+        RefundRequest.create(shop=seller.shop_id, kind="SURPLUS", requested_fen=100, state=workflow.REJECTED,
+                             idempotency_key=key)
