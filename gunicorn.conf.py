@@ -14,9 +14,11 @@ worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 20
 keepalive = 5
-# Recycle workers now and then so a slow leak can never take the service down.
-max_requests = 2000
-max_requests_jitter = 200
+# Recycle workers now and then so a slow leak can never take the service down; the app is loaded
+# once in the master (preload), so a new worker starts without importing it again.
+max_requests = 20000
+max_requests_jitter = 2000
+preload_app = True
 # Behind a reverse proxy that terminates TLS, set FORWARDED_ALLOW_IPS to its address
 # (and PROXY_HOPS=1 for the app) so https and client addresses are seen correctly.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -16,10 +16,10 @@ db = DatabaseProxy()
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
 
-# WAL lets readers go on while one writer writes; the busy timeout makes a second writer wait
-# for the lock instead of failing at once (SQLite has one writer at a time).
+# Set on every SQLite connection: the busy timeout makes a second writer wait for the lock instead
+# of failing at once (SQLite has one writer at a time). WAL, which lets readers go on while one
+# writer writes, is stored in the database file itself, so ``migrate`` sets it once.
 SQLITE_PRAGMAS = {
-    "journal_mode": "wal",
     "foreign_keys": 1,
     "busy_timeout": 10000,
     "synchronous": "normal",
@@ -39,10 +39,17 @@ class BaseModel(Model):
         legacy_table_names = False
 
 
-def open_database(url):
-    """Make a peewee database for a URL, with the pragmas SQLite needs."""
+def open_database(url, pool_size=8):
+    """Make a peewee database for a URL: SQLite with its pragmas, PostgreSQL through a pool.
+
+    Opening a PostgreSQL connection costs several milliseconds, more than most requests; each
+    process keeps up to ``pool_size`` open and hands them out per request.
+    """
     if url.startswith("sqlite"):
         database = connect(url, pragmas=SQLITE_PRAGMAS, timeout=10)
+    elif url.startswith(("postgres://", "postgresql://")):
+        pooled = "postgresql+pool://" + url.split("://", 1)[1]
+        database = connect(pooled, max_connections=pool_size, stale_timeout=300, timeout=10)
     else:
         database = connect(url)
     database.autorollback = False
@@ -79,12 +86,14 @@ def lock_for_update(query):
 
 def migrate():
     """Apply every pending migration; returns the names applied."""
+    if is_sqlite():
+        db.execute_sql("PRAGMA journal_mode=wal")
     return migrations.run(db.obj, directory=MIGRATIONS_DIR)
 
 
 def init_app(app):
     """Bind the database to the app: connect per request, close in teardown, add the commands."""
-    db.initialize(open_database(app.config["DATABASE_URL"]))
+    db.initialize(open_database(app.config["DATABASE_URL"], int(app.config["DB_POOL_SIZE"])))
 
     @app.before_request
     def _connect():

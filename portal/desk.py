@@ -204,7 +204,8 @@ def _queue_query(state, view, search):
         number = search.lstrip("#No.").strip()
         # A number longer than any id would overflow SQLite's INTEGER (a 500): search it as text.
         if number.isdigit() and len(number) <= 15:
-            query = query.where((RefundRequest.id == int(number)) | Shop.name.contains(search))
+            # A request number is looked up by id alone (an OR across two tables would scan them).
+            query = query.where(RefundRequest.id == int(number))
         else:
             query = query.where(Shop.name.contains(search) | Shop.entity_name.contains(search))
     return query

@@ -33,6 +33,8 @@ DEFAULTS = {
     "LOGIN_MAX_FAILURES_PER_ACCOUNT": 5,
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
     "LEDGER_PAGE_SIZE": 20,
+    # PostgreSQL connections each app process keeps open (gunicorn threads + a margin).
+    "DB_POOL_SIZE": 8,
     # A NEEDS_INFO request expires when the seller has not answered within this many working days.
     "NEEDS_INFO_EXPIRY_WORKDAYS": 5,
     # Live status: how often a page asks for news, by how busy the request is (none once final).
@@ -72,6 +74,7 @@ _ENVIRONMENT = {
     "UPLOAD_DIR": str,
     "SESSION_COOKIE_SECURE": bool,
     "PROXY_HOPS": int,
+    "DB_POOL_SIZE": int,
     "QUIET_PERIOD_DAYS": int,
     "EXIT_NOTICE_DAYS": int,
     "PAYEE_RECENT_DAYS": int,

@@ -91,13 +91,20 @@ def make_app(database_url, tmp_path, **overrides):
     return app
 
 
+def release_connections():
+    """Close this thread's connection and every pooled one (each test's app has its own pool)."""
+    if not db.is_closed():
+        db.close()
+    if hasattr(db.obj, "close_all"):
+        db.obj.close_all()
+
+
 @pytest.fixture
 def app(database_url, tmp_path):
     """The portal on an empty database, CSRF off (one test keeps it on: ``csrf_app``)."""
     app = make_app(database_url, tmp_path)
     yield app
-    if not db.is_closed():
-        db.close()
+    release_connections()
 
 
 @pytest.fixture
@@ -105,8 +112,7 @@ def csrf_app(database_url, tmp_path):
     """The portal with CSRF protection on, as in production."""
     app = make_app(database_url, tmp_path, WTF_CSRF_ENABLED=True)
     yield app
-    if not db.is_closed():
-        db.close()
+    release_connections()
 
 
 @pytest.fixture
