@@ -32,7 +32,8 @@ def describe(database, tables, schema=None):
         # Partial indexes are named by hand, and their names are compared too.
         indexes = {(index.name if where_clause(index.sql) else None, tuple(index.columns), bool(index.unique),
                     where_clause(index.sql))
-                   for index in database.get_indexes(table, schema)}
+                   for index in database.get_indexes(table, schema)
+                   if index.name not in models.POSTGRES_SEARCH_INDEXES}
         shape[table] = {"columns": columns, "foreign keys": foreign_keys, "indexes": indexes}
     return shape
 
@@ -70,7 +71,10 @@ def test_schema_diff_finds_nothing_to_change(app):
     """After migrating, peewee's schema diff finds no table, column or index to add or drop."""
     with db.connection_context():
         difference = diff_models(db, models.MODELS)
-    assert not difference, str(difference)
+    # The trigram search indexes exist on PostgreSQL only and are not declared by the models.
+    changes = [line for line in str(difference).splitlines()
+               if line.strip() and not any(name in line for name in models.POSTGRES_SEARCH_INDEXES)]
+    assert not changes, "\n".join(changes)
 
 
 def test_migrated_schema_matches_the_models_exactly(app, reference):
