@@ -4,9 +4,8 @@ import re
 from babel import Locale
 from flask import abort, g, render_template, request, url_for
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import Babel, format_date, format_datetime, get_locale
+from flask_babel import Babel, format_date, format_datetime, get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup, escape
