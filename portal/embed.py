@@ -109,20 +109,26 @@ def _render_widget(widget, status, block_only):
     return response
 
 
+@bp.before_request
+def _load_widget():
+    """Every route with a token: the live widget (else 404), then the rate limits (else 429)."""
+    token = (request.view_args or {}).get("token")
+    if token is None:
+        return None
+    g.widget = _widget_or_404(token)
+    return _limited(g.widget.id)
+
+
 @bp.get("/embed/<token>")
 def show_widget(token):
     """The widget page an iframe shows."""
-    widget = _widget_or_404(token)
-    return _limited(widget.id) or _render_widget(widget, widget_status(widget), block_only=False)
+    return _render_widget(g.widget, widget_status(g.widget), block_only=False)
 
 
 @bp.get("/embed/<token>/status")
 def widget_refresh(token):
     """The widget's refresh: 204 when the version the page holds is current, else the new body."""
-    widget = _widget_or_404(token)
-    limited = _limited(widget.id)
-    if limited:
-        return limited
+    widget = g.widget
     status = widget_status(widget)
     if request.args.get("v") == status["version"]:
         response = make_response("", 204)
@@ -164,10 +170,7 @@ def _etagged(body, content_type, widget):
 @bp.get("/api/v1/status/<token>")
 def status_json(token):
     """The status as JSON: state, labels in both languages, expected date, last change, final or not."""
-    widget = _widget_or_404(token)
-    limited = _limited(widget.id)
-    if limited:
-        return limited
+    widget = g.widget
     status = widget_status(widget)
     public = {key: status[key] for key in ("state", "label", "final", "expected_date", "expected_is_estimate",
                                            "last_change", "amount_fen") if key in status}
@@ -178,10 +181,7 @@ def status_json(token):
 @bp.get("/badge/<token>.svg")
 def status_badge(token):
     """A small SVG badge of the stage, for places that can show an image but not a frame."""
-    widget = _widget_or_404(token)
-    limited = _limited(widget.id)
-    if limited:
-        return limited
+    widget = g.widget
     status = widget_status(widget)
     locale = _locale()
     with force_locale(locale):
