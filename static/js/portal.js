@@ -67,12 +67,22 @@
     }
   });
 
-  // Irreversible steps ask first (forms marked data-confirm); a double tap sends one request.
+  // Irreversible steps ask first (forms marked data-confirm). An htmx form sends its request from
+  // its own submit handler, before a page-level submit listener could stop it: htmx:confirm is
+  // where htmx waits for an answer, so ask there, and go on only on "OK".
+  document.addEventListener("htmx:confirm", function (event) {
+    var form = event.detail.elt.closest && event.detail.elt.closest("[data-confirm]");
+    if (!form) { return; }
+    event.preventDefault();
+    if (window.confirm(form.getAttribute("data-confirm"))) { event.detail.issueRequest(true); }
+  });
+
+  // Plain forms ask in their submit event; a double tap sends one request.
   // (The server is idempotent anyway; this only spares a confusing second answer.)
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var question = form.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) {
+    if (question && !form.hasAttribute("hx-post") && !window.confirm(question)) {
       event.preventDefault();
       return;
     }

@@ -8,8 +8,10 @@
   function tellHeight() {
     var parentOrigin = root.getAttribute("data-parent");
     if (parentOrigin && window.parent !== window) {
-      window.parent.postMessage({ type: "refund-widget:height", height: document.documentElement.scrollHeight },
-        parentOrigin);
+      // The body's own height (not the document's scroll height, which never drops below the
+      // frame's current height), so the frame shrinks when the content does.
+      var height = Math.ceil(document.body.getBoundingClientRect().height);
+      window.parent.postMessage({ type: "refund-widget:height", height: height }, parentOrigin);
     }
   }
 
