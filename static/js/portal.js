@@ -71,8 +71,10 @@
   // its own submit handler, before a page-level submit listener could stop it: htmx:confirm is
   // where htmx waits for an answer, so ask there, and go on only on "OK".
   document.addEventListener("htmx:confirm", function (event) {
-    var form = event.detail.elt.closest && event.detail.elt.closest("[data-confirm]");
-    if (!form) { return; }
+    // Only the form's own submission asks: a field inside it that fetches something (a reason's
+    // message template) must not.
+    var form = event.detail.elt;
+    if (!form.matches || !form.matches("form[data-confirm]")) { return; }
     event.preventDefault();
     if (window.confirm(form.getAttribute("data-confirm"))) { event.detail.issueRequest(true); }
   });
