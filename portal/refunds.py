@@ -13,9 +13,16 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp
 from portal import eligibility, htmx, money, refunding, workflow
 from portal.db import utcnow
 from portal.forms import EmptyForm
-from portal.models import CalendarOverride, PayeeAccount, RefundRequest, Shop, deposit_figures
+from portal.models import SELLER, CalendarOverride, PayeeAccount, RefundRequest, Shop, User, deposit_figures
 from portal.risk import banner_flags
-from portal.web import refusal_text, require_seller, signed_in_only
+from portal.web import (
+    checks_session_itself,
+    login_manager,
+    refusal_text,
+    require_seller,
+    session_user_id,
+    signed_in_only,
+)
 from portal.workdays import WorkCalendar
 
 bp = Blueprint("refunds", __name__, url_prefix="/refunds")
@@ -231,16 +238,25 @@ def show_request(request_id):
 
 
 @bp.get("/<int:request_id>/status")
+@checks_session_itself
 def request_status(request_id):
-    """The live status block; 204 without rendering anything when the page's version is current."""
-    shop_id = require_seller()
+    """The live status block; 204 without rendering anything when the page's version is current.
+
+    One query answers both "is this the signed-in seller's request?" and "what is its version?".
+    """
+    user_id = session_user_id()
+    if user_id is None:
+        return login_manager.unauthorized()
     version = (RefundRequest.select(RefundRequest.version)
-               .where((RefundRequest.id == request_id) & (RefundRequest.shop == shop_id))
+               .join(User, on=(User.shop == RefundRequest.shop))
+               .where((RefundRequest.id == request_id) & (User.id == user_id) & (User.role == SELLER)
+                      & (User.active == True))  # noqa: E712
                .scalar())
     if version is None:
         abort(404)
     if request.args.get("v") == str(version):
         return make_response("", 204)
+    require_seller()
     refund = RefundRequest.get_by_id(request_id)
     return htmx.render("refunds/show.html", "refund_status", announce=True, **_status_context(refund))
 
