@@ -233,6 +233,11 @@ def init_app(app):
     @app.after_request
     def _security_headers(response):
         headers = response.headers
+        if response.status_code == 204:
+            # "Nothing changed" has no document to protect: the live polls stay a few hundred bytes.
+            headers.setdefault("Cache-Control", "no-store")
+            headers.pop("Content-Type", None)
+            return htmx.add_vary(response)
         headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         if g.get("embeddable"):
