@@ -7,12 +7,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField
-from wtforms.validators import DataRequired, Length, Regexp, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from portal import eligibility, htmx, payouts
 from portal.db import utcnow, write_transaction
-from portal.models import PayeeAccount, PayeeChange, Shop
-from portal.web import require_seller, signed_in_only
+from portal.models import PayeeAccount, PayeeChange, Shop, User
+from portal.web import current_language, require_seller, signed_in_only
 
 bp = Blueprint("payee", __name__, url_prefix="/payee")
 
@@ -60,6 +60,9 @@ class ProfileForm(FlaskForm):
     contact_name = StringField(_l("Contact person"), validators=[DataRequired(), Length(max=60)])
     contact_phone = StringField(_l("Contact phone"), validators=[
         DataRequired(), Regexp(r"^\+?[\d\s-]{6,20}$", message=_l("Enter a phone number (digits only)."))])
+    email = StringField(_l("E-mail for notifications (optional)"), validators=[
+        Optional(), Length(max=200),
+        Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Enter an e-mail address like name@example.com."))])
 
 
 def _page(shop, payee, payee_form=None, profile_form=None, status=200):
@@ -68,7 +71,7 @@ def _page(shop, payee, payee_form=None, profile_form=None, status=200):
                                          has_number=payee is not None, formdata=None)
     if payee is not None and payee_form.account_number.data == payee.account_number:
         payee_form.account_number.data = ""  # the full number is never sent back to the browser
-    profile_form = profile_form or ProfileForm(obj=shop, formdata=None)
+    profile_form = profile_form or ProfileForm(obj=shop, formdata=None, email=current_user.email or "")
     return htmx.render("payee/edit.html", None, status=status, shop=shop, payee=payee,
                        payee_form=payee_form, profile_form=profile_form,
                        last_change=PayeeChange.latest_at(shop.id))
@@ -127,6 +130,9 @@ def save_profile():
     with write_transaction():
         (Shop.update(contact_name=form.contact_name.data.strip(), contact_phone=form.contact_phone.data.strip())
          .where(Shop.id == shop_id).execute())
+        # E-mails about refunds go to this address, in the language the seller is using now.
+        (User.update(email=(form.email.data or "").strip() or None, locale=current_language())
+         .where(User.id == current_user.id).execute())
     flash(_("Contact details saved."))
     return htmx.see_other(url_for("payee.edit_payee") + "#profile")
 

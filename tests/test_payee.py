@@ -179,3 +179,22 @@ def test_staff_get_404_and_anonymous_visitors_sign_in(client, app):
     assert client.get("/payee").status_code == 404
     assert client.post("/payee", data=payee_form()).status_code == 404
     assert PayeeChange.select().count() == 0
+
+
+def test_contact_email_is_kept_for_notifications_in_the_current_language(app, client, auth, demo_data):
+    """Saving the contact with an e-mail stores it on the seller's account with the language in use."""
+    from portal.db import db
+    from portal.models import User
+
+    auth.login("seller-ok")
+    client.set_cookie("lang", "en")
+    response = client.post("/payee/profile", data={"contact_name": "王经理", "contact_phone": "13800001234",
+                                                   "email": "boss@shop.example"})
+    assert response.status_code == 303
+    with app.app_context(), db.connection_context():
+        user = User.get(User.username == "seller-ok")
+        assert (user.email, user.locale) == ("boss@shop.example", "en")
+    bad = client.post("/payee/profile", data={"contact_name": "王经理", "contact_phone": "13800001234",
+                                              "email": "not-an-address"})
+    assert bad.status_code == 422
+    assert "not-an-address" in bad.text and "name@example.com" in bad.text
