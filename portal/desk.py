@@ -148,7 +148,7 @@ def _forms(refund, **bound):
     forms = {
         "assign": EmptyForm(formdata=None, prefix="assign"),
         "approve": ApproveForm(formdata=None, prefix="approve", expected_state=refund.state,
-                               amount=money.fen_to_yuan_text(refund.requested_fen)),
+                               amount=money.fen_to_yuan_text(refunding.held_for(refund.id))),
         "reject": RejectForm(formdata=None, prefix="reject", expected_state=refund.state,
                              seller_message=first["REJECT"].message(locale) if first["REJECT"] else ""),
         "hold": HoldForm(formdata=None, prefix="hold", expected_state=refund.state,
@@ -203,7 +203,7 @@ def _queue_query(state, view, search):
     if search:
         number = search.lstrip("#No.").strip()
         # A number longer than any id would overflow SQLite's INTEGER (a 500): search it as text.
-        if number.isdigit() and len(number) <= 15:
+        if number.isascii() and number.isdigit() and len(number) <= 15:
             # A request number is looked up by id alone (an OR across two tables would scan them).
             query = query.where(RefundRequest.id == int(number))
         else:

@@ -26,7 +26,7 @@ class RaiseFlagForm(FlaskForm):
 class ClearFlagForm(FlaskForm):
     """Clearing a flag needs a reason."""
 
-    flag_id = HiddenField(validators=[DataRequired(), Regexp(r"^\d+$")])
+    flag_id = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,12}$")])
     rationale = TextAreaField(_l("Why it is cleared"), validators=[DataRequired(), Length(max=2000)])
 
 
@@ -40,7 +40,7 @@ class BanForm(FlaskForm):
 class ResolveDisputeForm(FlaskForm):
     """An agent's decision on a dispute."""
 
-    dispute_id = HiddenField(validators=[DataRequired(), Regexp(r"^\d+$")])
+    dispute_id = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,12}$")])
     outcome = TextAreaField(_l("Decision"), validators=[DataRequired(), Length(max=2000)])
 
 

@@ -7,7 +7,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from peewee import JOIN
 from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Regexp
 
 from portal import audit, htmx, risks, ticketing
 from portal.desk import bp, role_required
@@ -37,7 +37,7 @@ class DeskReplyForm(FlaskForm):
                                                                     Length(max=5000)])
     files = MultipleFileField(_l("Add files"))
     resolve = BooleanField(_l("Resolve the ticket with this reply"))
-    seen_message_id = HiddenField(validators=[DataRequired()])
+    seen_message_id = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,12}$")])
 
 
 class NoteForm(FlaskForm):

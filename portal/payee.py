@@ -1,7 +1,7 @@
 """Payee details (收款信息) and the shop contact: what a payout needs to reach the seller."""
 import re
 
-from flask import Blueprint, flash, url_for
+from flask import Blueprint, current_app, flash, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from portal import eligibility, htmx, payouts
+from portal import eligibility, htmx, payouts, refunding
 from portal.db import utcnow, write_transaction
 from portal.models import PayeeAccount, PayeeChange, Shop, User
 from portal.web import current_language, require_seller, signed_in_only
@@ -113,7 +113,7 @@ def save_payee():
         PayeeChange.create(shop=shop_id, changed_by=current_user.id, changed_at=now, summary=summary)
     flash(_("Payee details saved. Refunds are paid to this account from now on."))
     # A payout that failed on the old details is tried again on the new ones straight away.
-    if payouts.retry_after_payee_fix(shop_id, current_user) is not None:
+    if payouts.retry_after_payee_fix(shop_id, current_user, refunding.policy_from(current_app.config)) is not None:
         flash(_("A new payout attempt has started for your refund."))
     return htmx.see_other(url_for("payee.edit_payee"))
 

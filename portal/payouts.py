@@ -12,9 +12,9 @@ import json
 
 from peewee import IntegrityError, fn
 
-from portal import audit, refunding, workflow
+from portal import audit, eligibility, refunding, workflow
 from portal.db import lock_for_update, utcnow, write_transaction
-from portal.models import PayoutAttempt, RefundRequest, WebhookEvent
+from portal.models import PayoutAttempt, RefundRequest, Shop, WebhookEvent
 
 
 class PayoutError(Exception):
@@ -45,7 +45,7 @@ def verify(secret, timestamp, signature, body, now_epoch, tolerance_seconds):
     expected = sign(secret, sent_at, body)
     given = (signature or "").removeprefix("sha256=")
     # compare_digest: the time taken does not tell an attacker how much of a guess was right.
-    if not hmac.compare_digest(expected, given):
+    if not hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "replace")):
         return "bad_signature"
     return None
 
@@ -139,12 +139,18 @@ def record_failed(request_id, user, actor_role, failure_code, seller_message, ma
     return RefundRequest.get_by_id(request_id)
 
 
-def retry_after_payee_fix(shop_id, user, now=None):
+def retry_after_payee_fix(shop_id, user, policy, now=None):
     """The seller fixed the payee details: a request whose payout failed gets a new attempt."""
     request = (RefundRequest.select()
                .where((RefundRequest.shop == shop_id) & (RefundRequest.state == workflow.PAYOUT_FAILED))
                .first())
     if request is None:
+        return None
+    # The pre-checks run again before this step too: a ban, a new dispute or a freeze since the
+    # failure leaves the request for finance instead of paying it out.
+    shop = Shop.get_by_id(shop_id)
+    if shop.banned or eligibility.recheck_blockers(refunding.shop_facts(shop, now), request.kind, policy,
+                                                   refunding.held_for(request.id)):
         return None
     try:
         return start(request.id, user, workflow.SELLER, workflow.PAYOUT_FAILED, now)
@@ -200,7 +206,7 @@ def handle_gateway_event(payload, raw_body, max_attempts, now=None):
             else:
                 # No message text: the timeline shows the failure code's own message in the
                 # seller's language.
-                code = str(payload.get("failure_code") or "PAYOUT_OTHER")
+                code = str(payload.get("failure_code") or "PAYOUT_OTHER")[:40]
                 record_failed(request.id, None, workflow.GATEWAY, code, "", max_attempts, now,
                               reference=reference)
             WebhookEvent.update(outcome=outcome).where(WebhookEvent.event_id == event_id).execute()

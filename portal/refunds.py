@@ -1,5 +1,6 @@
 """The seller's refund requests: apply, list, and follow one."""
 import datetime
+import re
 import uuid
 
 from flask import Blueprint, abort, current_app, flash, make_response, request, url_for
@@ -101,7 +102,7 @@ def expected_window(refund, calendar=None):
 
 def _resubmitted_request(shop_id, request_id):
     """The seller's own ended request that a new application replaces, or None."""
-    if not request_id or not str(request_id).isdigit():
+    if not request_id or not re.fullmatch(r"[0-9]{1,12}", str(request_id)):
         return None
     previous = RefundRequest.get_or_none((RefundRequest.id == int(request_id))
                                          & (RefundRequest.shop == shop_id))

@@ -59,6 +59,12 @@ def select_locale():
     """The language: the switch's cookie, else the browser's preference, else Chinese."""
     from flask import current_app
 
+    from portal.embed import LANGUAGES as WIDGET_LANGUAGES
+    from portal.embed import is_public_widget_path
+
+    if is_public_widget_path(request.path):
+        # Widget routes read no cookie: their language comes from ?lang= alone.
+        return WIDGET_LANGUAGES.get(request.args.get("lang", "zh_CN"), "zh_CN")
     languages = current_app.config["LANGUAGES"]
     chosen = request.cookies.get("lang")
     if chosen in languages:
