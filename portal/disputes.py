@@ -35,14 +35,19 @@ def _own_dispute(dispute_id):
     return dispute
 
 
+def _page(shop_id, status=200, refused=None):
+    """The disputes page; ``refused`` is ``(dispute id, bound form)`` when an outcome came back with errors."""
+    disputes = list(Dispute.select().where(Dispute.shop == shop_id).order_by(Dispute.status == "RESOLVED",
+                                                                             Dispute.id.desc()))
+    return htmx.render("disputes/list.html", status=status, disputes=disputes,
+                       outcome_form=OutcomeForm(formdata=None), escalate_form=EmptyForm(formdata=None),
+                       refused_id=refused[0] if refused else None, refused_form=refused[1] if refused else None)
+
+
 @bp.get("")
 def list_disputes():
     """Open disputes first, with what to do about each."""
-    shop_id = require_seller()
-    disputes = list(Dispute.select().where(Dispute.shop == shop_id).order_by(Dispute.status == "RESOLVED",
-                                                                             Dispute.id.desc()))
-    return htmx.render("disputes/list.html", disputes=disputes, outcome_form=OutcomeForm(formdata=None),
-                       escalate_form=EmptyForm(formdata=None))
+    return _page(require_seller())
 
 
 @bp.post("/<int:dispute_id>/outcome")
@@ -51,8 +56,8 @@ def record_outcome(dispute_id):
     dispute = _own_dispute(dispute_id)
     form = OutcomeForm()
     if not form.validate():
-        flash(_("Describe the agreement, e.g. a full refund to the buyer."))
-        return htmx.see_other(url_for("disputes.list_disputes") + f"#dispute-{dispute.id}")
+        # Back with what was typed and the reason beside the field.
+        return _page(dispute.shop_id, 422, refused=(dispute.id, form))
     if risks.record_dispute_outcome(dispute.id, dispute.shop_id, form.outcome.data.strip()):
         flash(_("Recorded. The dispute is resolved."))
     else:

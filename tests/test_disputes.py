@@ -113,6 +113,15 @@ def test_recording_the_agreement_resolves_the_only_dispute_and_unblocks_refunds(
     assert not blocked_by_disputes(seller_client)
 
 
+def test_a_too_long_agreement_comes_back_with_what_was_typed(seller_client, dispute):
+    """An outcome over the limit is refused with a message beside the field, the text kept, nothing stored."""
+    typed = "协商结果：" + "全" * 2100
+    response = record(seller_client, dispute, typed)
+    assert response.status_code == 422
+    assert typed in response.text and 'aria-invalid="true"' in response.text
+    assert fresh(dispute).status == "NEGOTIATING"
+
+
 def test_resolving_one_of_two_disputes_still_blocks(seller_client, shop_and_seller, dispute):
     """With another dispute still open, the refund stays blocked."""
     Dispute.create(shop=shop_and_seller[0], order_number="222", complaint="破损")
@@ -122,9 +131,10 @@ def test_resolving_one_of_two_disputes_still_blocks(seller_client, shop_and_sell
 
 def test_an_empty_agreement_changes_nothing(seller_client, dispute):
     """Without a description the dispute stays open and the page asks for one."""
-    record(seller_client, dispute, "  ")
+    response = record(seller_client, dispute, "  ")
+    assert response.status_code == 422
     assert fresh(dispute).status == "NEGOTIATING"
-    assert "Describe the agreement, e.g. a full refund to the buyer." in seller_client.get("/disputes").text
+    assert "Describe the agreement, e.g. a full refund to the buyer." in response.text
 
 
 def test_a_dispute_under_review_cannot_be_settled_by_the_seller_alone(seller_client, dispute):
