@@ -135,14 +135,16 @@ class LiveServer:
             self.process.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """The portal with demo data on its own SQLite file, served by gunicorn; CSRF on."""
-    folder = tmp_path_factory.mktemp("e2e")
+def start_portal(folder, **settings):
+    """Serve the portal with demo data from its own SQLite file under ``folder``, by gunicorn, CSRF on.
+
+    ``settings`` are extra environment settings (e.g. short poll intervals); the caller stops the
+    server it gets back.
+    """
     env = {key: value for key, value in os.environ.items()
            # Settings a developer's shell may carry that would point the server elsewhere.
            if key not in ("DATABASE_URL", "SECRET_KEY", "UPLOAD_DIR", "PROXY_HOPS", "SESSION_COOKIE_SECURE",
-                          "FLASK_APP", "BIND")}
+                          "FLASK_APP", "BIND", *settings)}
     env.update({
         "DATABASE_URL": f"sqlite:///{folder / 'e2e.sqlite3'}",
         "SECRET_KEY": "e2e-" + uuid.uuid4().hex,
@@ -150,11 +152,19 @@ def live_server(tmp_path_factory):
         "WEB_CONCURRENCY": "2",  # two processes: nothing may rely on one process's memory
         "GUNICORN_THREADS": "4",
         "PYTHONUNBUFFERED": "1",
+        **{key: str(value) for key, value in settings.items()},
     })
     _flask(env, "init-db")
     _flask(env, "demo")
     server = LiveServer(env, folder / "gunicorn.log")
     server.start()
+    return server
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """The portal with demo data on its own SQLite file, served by gunicorn; CSRF on."""
+    server = start_portal(tmp_path_factory.mktemp("e2e"))
     yield server
     server.stop()
 

@@ -11,7 +11,6 @@ The server here is a gunicorn of this module's own (same set-up as conftest's ``
 started with 2-second poll intervals so the live page can be watched in real time. Sellers use a
 phone context, staff a 1280×800 desktop context (and a phone, for the 360 px checks).
 """
-import os
 import re
 import time
 import uuid
@@ -21,7 +20,7 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import PHONE, LiveServer, PortalDatabase, _flask, accessible, no_horizontal_scroll, save_screenshot
+from .conftest import PHONE, PortalDatabase, accessible, no_horizontal_scroll, save_screenshot, start_portal
 from .conftest import sign_in as login
 
 pytestmark = pytest.mark.e2e
@@ -42,24 +41,8 @@ def fast_server(tmp_path_factory):
     The session's ``live_server`` takes its settings from the environment when it starts, which
     may be before this module runs: this module starts its own the same way instead.
     """
-    folder = tmp_path_factory.mktemp("e2e-live")
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("DATABASE_URL", "SECRET_KEY", "UPLOAD_DIR", "PROXY_HOPS", "SESSION_COOKIE_SECURE",
-                          "FLASK_APP", "BIND", "POLL_FAST_SECONDS", "POLL_SLOW_SECONDS", "POLL_IDLE_SECONDS")}
-    env.update({
-        "DATABASE_URL": f"sqlite:///{folder / 'e2e-live.sqlite3'}",
-        "SECRET_KEY": "e2e-live-" + uuid.uuid4().hex,
-        "UPLOAD_DIR": str(folder / "uploads"),
-        "WEB_CONCURRENCY": "2",  # two processes: the poll may land on either
-        "GUNICORN_THREADS": "4",
-        "PYTHONUNBUFFERED": "1",
-        "POLL_FAST_SECONDS": str(POLL_SECONDS),
-        "POLL_SLOW_SECONDS": str(POLL_SECONDS),
-    })
-    _flask(env, "init-db")
-    _flask(env, "demo")
-    server = LiveServer(env, folder / "gunicorn.log")
-    server.start()
+    server = start_portal(tmp_path_factory.mktemp("e2e-live"), POLL_FAST_SECONDS=POLL_SECONDS,
+                          POLL_SLOW_SECONDS=POLL_SECONDS)
     yield server
     server.stop()
 

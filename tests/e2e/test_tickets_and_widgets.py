@@ -22,7 +22,7 @@ import pytest
 from PIL import Image, ImageOps
 from playwright.sync_api import expect
 
-from .conftest import PHONE, LiveServer, PortalDatabase, _flask, accessible, no_horizontal_scroll, sign_in
+from .conftest import PHONE, PortalDatabase, accessible, no_horizontal_scroll, sign_in, start_portal
 
 # Short live-update intervals for this module's server (settings read from the environment).
 POLL_FAST_SECONDS = 2
@@ -47,26 +47,8 @@ EXIF_MAKE, EXIF_MODEL, EXIF_GPS = 0x010F, 0x0110, 0x8825
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, chromium_installed):
     """The portal with demo data, served by gunicorn like ``live_server``, with short poll intervals."""
-    folder = tmp_path_factory.mktemp("e2e-tickets-widgets")
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("DATABASE_URL", "SECRET_KEY", "UPLOAD_DIR", "PROXY_HOPS", "SESSION_COOKIE_SECURE",
-                          "FLASK_APP", "BIND", "EVIDENCE_MAX_BYTES", "EVIDENCE_MAX_FILES",
-                          "WIDGET_RATE_PER_TOKEN", "WIDGET_RATE_PER_ADDRESS", "MAX_CONTENT_LENGTH")}
-    env.update({
-        "DATABASE_URL": f"sqlite:///{folder / 'e2e.sqlite3'}",
-        "SECRET_KEY": "e2e-" + uuid.uuid4().hex,
-        "UPLOAD_DIR": str(folder / "uploads"),
-        "WEB_CONCURRENCY": "2",
-        "GUNICORN_THREADS": "4",
-        "PYTHONUNBUFFERED": "1",
-        "POLL_FAST_SECONDS": str(POLL_FAST_SECONDS),
-        "POLL_SLOW_SECONDS": str(POLL_SLOW_SECONDS),
-        "POLL_IDLE_SECONDS": str(POLL_IDLE_SECONDS),
-    })
-    _flask(env, "init-db")
-    _flask(env, "demo")
-    live = LiveServer(env, folder / "gunicorn.log")
-    live.start()
+    live = start_portal(tmp_path_factory.mktemp("e2e-tickets-widgets"), POLL_FAST_SECONDS=POLL_FAST_SECONDS,
+                        POLL_SLOW_SECONDS=POLL_SLOW_SECONDS, POLL_IDLE_SECONDS=POLL_IDLE_SECONDS)
     yield live
     live.stop()
 
