@@ -62,12 +62,12 @@ def _shop_page(shop, status=200, **forms):
         "requests": list(RefundRequest.for_shop(shop.id).limit(20)),
         "tickets": list(Ticket.select().where(Ticket.shop == shop.id).order_by(Ticket.id.desc()).limit(20)),
         "raise_form": forms.get("raise_form") or RaiseFlagForm(formdata=None, prefix="flag"),
-        "clear_form": ClearFlagForm(formdata=None, prefix="clear"),
+        "clear_form": forms.get("clear_form") or ClearFlagForm(formdata=None, prefix="clear"),
         "ban_form": forms.get("ban_form") or BanForm(formdata=None, prefix="ban",
                                                      seller_message=_("Your shop is banned for breaking the platform "
                                                                       "rules; under the rules its deposit is "
                                                                       "forfeited. You can appeal through a ticket.")),
-        "dispute_form": ResolveDisputeForm(formdata=None, prefix="dispute"),
+        "dispute_form": forms.get("dispute_form") or ResolveDisputeForm(formdata=None, prefix="dispute"),
     }
     return htmx.render("desk/shop.html", status=status, **context)
 
@@ -99,8 +99,8 @@ def clear_flag(shop_id):
     shop = _shop_or_404(shop_id)
     form = ClearFlagForm(prefix="clear")
     if not form.validate():
-        flash(_("Say why the flag is cleared."))
-        return htmx.see_other(url_for("desk.show_shop", shop_id=shop.id))
+        # Back to the page with what was typed and the reason beside the flag's field.
+        return _shop_page(shop, 422, clear_form=form)
     flag = RiskFlag.get_or_none((RiskFlag.id == int(form.flag_id.data)) & (RiskFlag.shop == shop.id))
     if flag is None:
         abort(404)
@@ -133,8 +133,7 @@ def resolve_dispute(shop_id):
     shop = _shop_or_404(shop_id)
     form = ResolveDisputeForm(prefix="dispute")
     if not form.validate():
-        flash(_("Write the decision."))
-        return htmx.see_other(url_for("desk.show_shop", shop_id=shop.id))
+        return _shop_page(shop, 422, dispute_form=form)
     dispute = Dispute.get_or_none((Dispute.id == int(form.dispute_id.data)) & (Dispute.shop == shop.id))
     if dispute is None:
         abort(404)

@@ -203,6 +203,16 @@ def test_the_agent_decides_from_the_ticket_page(seller_client, dispute, desk):
     assert len(dispute_audits()) == 1 and fresh(dispute).outcome == "平台判定：卖家全额退款。"
 
 
+def test_a_too_long_decision_on_the_shop_page_keeps_the_text(shop_and_seller, dispute, desk):
+    """A refused decision comes back (422) with the agent's text in the dispute's field; nothing decided."""
+    shop, _seller = shop_and_seller
+    typed = "平台判定" * 600
+    response = desk.post(f"/desk/shops/{shop.id}/disputes",
+                         data={"dispute-dispute_id": str(dispute.id), "dispute-outcome": typed})
+    assert response.status_code == 422 and typed in response.text
+    assert fresh(dispute).status == "NEGOTIATING"
+
+
 def test_the_agent_decides_from_the_shop_page(seller_client, shop_and_seller, dispute, desk):
     """The shop page resolves the dispute too, audit-logged; a second decision changes nothing."""
     shop, _seller = shop_and_seller

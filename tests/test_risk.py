@@ -249,8 +249,11 @@ def test_clearing_needs_a_reason_and_the_shops_own_flag(desk, shop_and_seller):
     shop, _seller = shop_and_seller
     raise_flag(desk, shop)
     flag = RiskFlag.get()
-    clear_flag(desk, shop, flag, "")
-    assert "Say why the flag is cleared." in desk.get(f"/desk/shops/{shop.id}").text
+    response = clear_flag(desk, shop, flag, "")
+    assert response.status_code == 422 and "Say why the flag is cleared" in response.text
+    typed = "理由" * 1100
+    kept = clear_flag(desk, shop, flag, typed)
+    assert kept.status_code == 422 and typed in kept.text
     other_shop, _other = ready_seller()
     assert clear_flag(desk, other_shop, flag).status_code == 404
     assert RiskFlag.get().cleared_at is None and audit_rows("risk.clear") == []
