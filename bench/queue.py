@@ -190,7 +190,7 @@ class InProcess:
 
     def close(self):
         logging.getLogger("peewee").removeHandler(self.log)
-        from portal.db import db
+        from portal.core.db import db
 
         if not db.is_closed():
             db.close()

@@ -5,7 +5,7 @@ import secrets
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-from portal.settings import DEFAULTS, from_environment
+from portal.core.settings import DEFAULTS, from_environment
 
 
 def create_app(test_config=None):
@@ -25,36 +25,32 @@ def create_app(test_config=None):
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
 
-    from portal import db, web
-
     # Every <int:...> in a URL is a database id: anything past a 32-bit integer is simply not found
     # (SQLite would otherwise overflow on it and answer 500).
     app.url_map.converters["int"] = BoundedIntegerConverter
-    db.init_app(app)
+
+    # Imported here, not at the top: the areas' modules read nothing from the app at import time,
+    # but importing ``portal`` (for ``create_app``) must stay cheap for tools that only need settings.
+    from portal import web
+    from portal.accounts import views as accounts
+    from portal.deposit import views as deposit
+    from portal.desk import views as desk
+    from portal.disputes import views as disputes
+    from portal.notifications import views as notifications
+    from portal.ops import cli
+    from portal.payee import views as payee
+    from portal.payouts import views as payouts
+    from portal.refunds import views as refunds
+    from portal.risk import views as risk
+    from portal.tickets import views as tickets
+    from portal.web import pages
+    from portal.widgets import embed
+    from portal.widgets import views as widgets
+
     web.init_app(app)
-
-    from portal import (
-        auth,
-        deposit,
-        desk,
-        disputes,
-        embed,
-        gateway,
-        notifications,
-        payee,
-        refunds,
-        risk,
-        site,
-        tickets,
-        widgets,
-    )
-
-    for module in (site, auth, deposit, payee, refunds, notifications, tickets, risk, disputes, widgets, desk,
-                   gateway, embed):
-        app.register_blueprint(module.bp)
-
-    from portal import cli
-
+    for area in (pages, accounts, deposit, payee, refunds, notifications, tickets, risk, disputes, widgets, desk,
+                 payouts, embed):
+        app.register_blueprint(area.bp)
     cli.init_app(app)
     return app
 

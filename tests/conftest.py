@@ -10,8 +10,9 @@ import uuid
 
 import pytest
 
-from portal import create_app, demo
-from portal.db import db, migrate
+from portal import create_app
+from portal.core.db import db, migrate
+from portal.ops import demo
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

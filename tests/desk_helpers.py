@@ -10,27 +10,28 @@ import re
 import threading
 import uuid
 
-from factories import make_user, ready_seller, sign_in
 from peewee import fn
 
-from portal import eligibility, ledger, payouts, refunding, seed, workflow
-from portal.db import db, utcnow
-from portal.models import (
-    AGENT,
-    AuditLog,
-    LedgerEntry,
-    Notification,
-    PayoutAttempt,
-    RefundEvent,
-    RefundRequest,
-    Shop,
-    WebhookEvent,
-)
-from portal.workdays import WorkCalendar, to_shanghai_date
+from portal.audit.models import AuditLog
+from portal.core.clock import utcnow
+from portal.core.db import db
+from portal.core.vocabulary import Actor, EntryType, RefundKind, RefundState, Role
+from portal.core.workdays import WorkCalendar, to_shanghai_date
+from portal.deposit.models import LedgerEntry
+from portal.notifications.models import Notification
+from portal.ops import seed
+from portal.payouts import service as payout_service
+from portal.payouts.models import PayoutAttempt, WebhookEvent
+from portal.refunds import prechecks
+from portal.refunds import service as refund_service
+from portal.refunds.models import RefundEvent, RefundRequest
+from portal.refunds.timing import Timing
+from portal.shops.models import Shop
+from tests.factories import make_user, ready_seller, sign_in
 
-POLICY = eligibility.Policy()
+POLICY = prechecks.Policy()
 AMOUNT_FEN = 100_000  # ¥1,000.00, well inside the ¥3,000.00 ``ready_seller`` makes refundable
-TIMING = refunding.Timing(WorkCalendar(), 3, 7)
+TIMING = Timing(WorkCalendar(), 3, 7)
 MAX_ATTEMPTS = 3  # the PAYOUT_MAX_ATTEMPTS default
 DAY = datetime.timedelta(days=1)
 
@@ -41,16 +42,16 @@ PREFIXES = {
     "payee/reveal": None,
 }
 NEEDS_STATE = {
-    "assign": workflow.UNDER_REVIEW, "approve": workflow.UNDER_REVIEW, "reject": workflow.UNDER_REVIEW,
-    "needs-info": workflow.UNDER_REVIEW, "hold": workflow.UNDER_REVIEW, "release": workflow.ON_HOLD,
-    "payout/start": workflow.APPROVED, "payout/paid": workflow.PAYOUT_PROCESSING,
-    "payout/failed": workflow.PAYOUT_PROCESSING, "payee/reveal": workflow.UNDER_REVIEW,
+    "assign": RefundState.UNDER_REVIEW, "approve": RefundState.UNDER_REVIEW, "reject": RefundState.UNDER_REVIEW,
+    "needs-info": RefundState.UNDER_REVIEW, "hold": RefundState.UNDER_REVIEW, "release": RefundState.ON_HOLD,
+    "payout/start": RefundState.APPROVED, "payout/paid": RefundState.PAYOUT_PROCESSING,
+    "payout/failed": RefundState.PAYOUT_PROCESSING, "payee/reveal": RefundState.UNDER_REVIEW,
 }
 # Where each decision takes the request.
 LEADS_TO = {
-    "approve": workflow.APPROVED, "reject": workflow.REJECTED, "needs-info": workflow.NEEDS_INFO,
-    "hold": workflow.ON_HOLD, "release": workflow.UNDER_REVIEW, "payout/start": workflow.PAYOUT_PROCESSING,
-    "payout/paid": workflow.COMPLETED, "payout/failed": workflow.PAYOUT_FAILED,
+    "approve": RefundState.APPROVED, "reject": RefundState.REJECTED, "needs-info": RefundState.NEEDS_INFO,
+    "hold": RefundState.ON_HOLD, "release": RefundState.UNDER_REVIEW, "payout/start": RefundState.PAYOUT_PROCESSING,
+    "payout/paid": RefundState.COMPLETED, "payout/failed": RefundState.PAYOUT_FAILED,
 }
 AGENT_ACTIONS = ("approve", "reject", "needs-info", "hold", "release")
 FINANCE_ACTIONS = ("payout/start", "payout/paid", "payout/failed")
@@ -67,7 +68,7 @@ def reason_codes():
     seed.reference_data()
 
 
-def staff(role=AGENT, username=None):
+def staff(role=Role.AGENT, username=None):
     """A support agent or finance officer, with a recognisable display name."""
     username = username or f"{role}-{uuid.uuid4().hex[:6]}"
     return make_user(username, role=role)
@@ -81,7 +82,7 @@ def signed_in(app, user, language="en"):
     return client
 
 
-def request_in(state=workflow.UNDER_REVIEW, shop=None, seller=None, amount_fen=AMOUNT_FEN, agent=None,
+def request_in(state=RefundState.UNDER_REVIEW, shop=None, seller=None, amount_fen=AMOUNT_FEN, agent=None,
                finance=None, due_date=None, internal_note=""):
     """A surplus request moved to ``state`` through the real code; returns ``(request, shop, seller)``.
 
@@ -89,43 +90,43 @@ def request_in(state=workflow.UNDER_REVIEW, shop=None, seller=None, amount_fen=A
     """
     if shop is None:
         shop, seller = ready_seller(name=f"店铺{uuid.uuid4().hex[:6]}")
-    refund = refunding.submit(shop.id, seller, eligibility.SURPLUS, amount_fen, uuid.uuid4().hex, POLICY,
+    refund = refund_service.submit(shop.id, seller, RefundKind.SURPLUS, amount_fen, uuid.uuid4().hex, POLICY,
                               timing=TIMING).request
     if due_date is not None:
         RefundRequest.update(due_date=due_date).where(RefundRequest.id == refund.id).execute()
 
     def move(target, user, role, **details):
-        return refunding.transition(refund.id, target, user, role, internal_note=internal_note, **details)
+        return refund_service.transition(refund.id, target, user, role, internal_note=internal_note, **details)
 
     def fail_once():
-        payouts.record_failed(refund.id, finance, workflow.FINANCE, "ACCOUNT_CLOSED", FAILED_MESSAGE,
+        payout_service.record_failed(refund.id, finance, Actor.FINANCE, "ACCOUNT_CLOSED", FAILED_MESSAGE,
                               MAX_ATTEMPTS)
 
-    if state == workflow.ON_HOLD:
-        move(workflow.ON_HOLD, agent, workflow.AGENT, reason_code="RISK_REVIEW", seller_message=HOLD_MESSAGE)
-    elif state == workflow.NEEDS_INFO:
-        move(workflow.NEEDS_INFO, agent, workflow.AGENT, seller_message=INFO_MESSAGE)
-    elif state == workflow.REJECTED:
-        move(workflow.REJECTED, agent, workflow.AGENT, reason_code="PENDING_COMPLAINT",
+    if state == RefundState.ON_HOLD:
+        move(RefundState.ON_HOLD, agent, Actor.AGENT, reason_code="RISK_REVIEW", seller_message=HOLD_MESSAGE)
+    elif state == RefundState.NEEDS_INFO:
+        move(RefundState.NEEDS_INFO, agent, Actor.AGENT, seller_message=INFO_MESSAGE)
+    elif state == RefundState.REJECTED:
+        move(RefundState.REJECTED, agent, Actor.AGENT, reason_code="PENDING_COMPLAINT",
              seller_message=REJECT_MESSAGE)
-    elif state != workflow.UNDER_REVIEW:
-        move(workflow.APPROVED, agent, workflow.AGENT)
-        if state != workflow.APPROVED:
-            payouts.start(refund.id, finance, workflow.FINANCE, workflow.APPROVED)
-        if state in (workflow.PAYOUT_FAILED, workflow.ESCALATED):
+    elif state != RefundState.UNDER_REVIEW:
+        move(RefundState.APPROVED, agent, Actor.AGENT)
+        if state != RefundState.APPROVED:
+            payout_service.start(refund.id, finance, Actor.FINANCE, RefundState.APPROVED)
+        if state in (RefundState.PAYOUT_FAILED, RefundState.ESCALATED):
             fail_once()
-        if state == workflow.ESCALATED:
+        if state == RefundState.ESCALATED:
             for _again in range(MAX_ATTEMPTS - 1):
-                payouts.start(refund.id, finance, workflow.FINANCE, workflow.PAYOUT_FAILED)
+                payout_service.start(refund.id, finance, Actor.FINANCE, RefundState.PAYOUT_FAILED)
                 fail_once()
-        if state == workflow.COMPLETED:
-            payouts.record_paid(refund.id, finance, workflow.FINANCE, BANK_REFERENCE, amount_fen)
+        if state == RefundState.COMPLETED:
+            payout_service.record_paid(refund.id, finance, Actor.FINANCE, BANK_REFERENCE, amount_fen)
     refund = RefundRequest.get_by_id(refund.id)
     assert refund.state == state
     return refund, shop, seller
 
 
-def bulk_requests(count, due_dates, assignee=None, state=workflow.UNDER_REVIEW, name="批量店"):
+def bulk_requests(count, due_dates, assignee=None, state=RefundState.UNDER_REVIEW, name="批量店"):
     """``count`` open requests, one per new shop, inserted directly (the queue only reads them).
 
     ``due_dates`` is cycled through; every third request is assigned to ``assignee`` when given.
@@ -139,7 +140,7 @@ def bulk_requests(count, due_dates, assignee=None, state=workflow.UNDER_REVIEW, 
                 .order_by(Shop.id).tuples()]
     first_request = RefundRequest.select(fn.COALESCE(fn.MAX(RefundRequest.id), 0)).scalar()
     RefundRequest.insert_many([{
-        "shop": shop_id, "kind": eligibility.SURPLUS, "requested_fen": 10_000 + index, "state": state,
+        "shop": shop_id, "kind": RefundKind.SURPLUS, "requested_fen": 10_000 + index, "state": state,
         "idempotency_key": uuid.uuid4().hex, "created_at": now, "state_changed_at": now,
         "due_date": due_dates[index % len(due_dates)],
         "assigned_to": assignee.id if assignee is not None and index % 3 == 0 else None,
@@ -204,7 +205,7 @@ def entries_of(request_id, entry_type):
 
 def paid_entries(request_id):
     """A request's REFUND_PAID entries."""
-    return entries_of(request_id, ledger.REFUND_PAID)
+    return entries_of(request_id, EntryType.REFUND_PAID)
 
 
 def audit_of(request_id, action=None):

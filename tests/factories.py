@@ -10,18 +10,15 @@ from html.parser import HTMLParser
 
 from argon2 import PasswordHasher
 
-from portal import accounts, ledger
-from portal.db import utcnow
-from portal.models import (
-    SELLER,
-    CategoryRequirement,
-    LedgerEntry,
-    PayeeAccount,
-    PayeeChange,
-    RefundRequest,
-    Shop,
-    User,
-)
+from portal.accounts import service as account_service
+from portal.accounts.models import User
+from portal.core.clock import utcnow
+from portal.core.vocabulary import EntryType, Role
+from portal.deposit import ledger
+from portal.deposit.models import LedgerEntry
+from portal.payee.models import PayeeAccount, PayeeChange
+from portal.refunds.models import RefundRequest
+from portal.shops.models import CategoryRequirement, Shop
 
 PASSWORD = "right-password-2026"
 # argon2id at a deliberately tiny cost: the same algorithm and format, microseconds instead of the
@@ -35,8 +32,8 @@ DAY = datetime.timedelta(days=1)
 
 def use_cheap_hashing(monkeypatch):
     """Make every hash and check in ``portal.accounts`` cheap for one test (the demo's too)."""
-    monkeypatch.setattr(accounts, "_hasher", CHEAP_HASHER)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", CHEAP_HASHER.hash("not-a-real-password"))
+    monkeypatch.setattr(account_service, "_hasher", CHEAP_HASHER)
+    monkeypatch.setattr(account_service, "_DUMMY_HASH", CHEAP_HASHER.hash("not-a-real-password"))
 
 
 def days_ago(days):
@@ -51,7 +48,7 @@ def make_shop(name="测试小店", entity_name=ENTITY, **facts):
     return Shop.create(name=name, entity_name=entity_name, **fields)
 
 
-def make_user(username=None, role=SELLER, shop=None, password_hash=CHEAP_HASH, **fields):
+def make_user(username=None, role=Role.SELLER, shop=None, password_hash=CHEAP_HASH, **fields):
     """A user (a seller when ``shop`` is given) whose password is ``PASSWORD``."""
     username = username or f"user-{uuid.uuid4().hex[:10]}"
     return User.create(username=username, password_hash=password_hash, role=role, display_name=username,
@@ -83,7 +80,7 @@ def ready_seller(username=None, paid_in_fen=500_000, required_fen=200_000, **fac
     shop = make_shop(**facts)
     add_category(shop, required_fen)
     add_payee(shop)
-    add_entry(shop, ledger.TOP_UP, paid_in_fen, reason="top_up", created_at=days_ago(300))
+    add_entry(shop, EntryType.TOP_UP, paid_in_fen, reason="top_up", created_at=days_ago(300))
     return shop, make_user(username, shop=shop)
 
 

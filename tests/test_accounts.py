@@ -4,11 +4,12 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 from argon2 import PasswordHasher
-from factories import PASSWORD, Page, make_shop, make_user, ready_seller, sign_in, use_cheap_hashing
 
-from portal import accounts
-from portal.db import utcnow
-from portal.models import AGENT, FINANCE, LoginAttempt, User
+from portal.accounts import service as account_service
+from portal.accounts.models import LoginAttempt, User
+from portal.core.clock import utcnow
+from portal.core.vocabulary import Role
+from tests.factories import PASSWORD, Page, make_shop, make_user, ready_seller, sign_in, use_cheap_hashing
 
 WRONG = "The username or password is wrong."
 THROTTLED = "Too many failed sign-ins"
@@ -44,7 +45,7 @@ def signed_in(client):
 
 
 def test_login_page_has_the_fields(client):
-    """The sign-in page has the username and password fields the design names."""
+    """The sign-in page has the username and password fields the design names (docs/design.md, "Stable interfaces")."""
     page = Page(client.get("/login").text)
     assert page.find("input", name="username")
     assert page.find("input", name="password")["type"] == "password"
@@ -58,7 +59,7 @@ def test_seller_signs_in_and_lands_on_the_deposit_page(client, seller):
     assert signed_in(client)
 
 
-@pytest.mark.parametrize("role", [AGENT, FINANCE])
+@pytest.mark.parametrize("role", [Role.AGENT, Role.FINANCE])
 def test_staff_land_on_their_own_start_page(app, client, role):
     """Support and finance staff land on the staff start page, which opens for them."""
     make_user("staff-1", role=role)
@@ -189,8 +190,8 @@ def test_next_never_leaves_the_site(client, seller, target):
 
 def test_passwords_are_stored_as_argon2id(monkeypatch):
     """hash_password makes an argon2id hash at the library's recommended cost, never the password."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher())
-    hashed = accounts.hash_password("a-long-password")
+    monkeypatch.setattr(account_service, "_hasher", PasswordHasher())
+    hashed = account_service.hash_password("a-long-password")
     assert hashed.startswith("$argon2id$")
     assert "a-long-password" not in hashed
     assert not PasswordHasher().check_needs_rehash(hashed)
@@ -198,13 +199,13 @@ def test_passwords_are_stored_as_argon2id(monkeypatch):
 
 def test_a_weak_stored_hash_is_upgraded_on_sign_in(client, seller, monkeypatch):
     """Signing in with a hash made at lower cost stores a fresh argon2id hash at today's cost."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher())
+    monkeypatch.setattr(account_service, "_hasher", PasswordHasher())
     before = seller.password_hash
     assert sign_in_form(client, "seller-a", PASSWORD).status_code == 303
     after = User.get_by_id(seller.id).password_hash
     assert after != before and after.startswith("$argon2id$")
     assert not PasswordHasher().check_needs_rehash(after)
-    assert accounts.authenticate("seller-a", PASSWORD).id == seller.id
+    assert account_service.authenticate("seller-a", PASSWORD).id == seller.id
 
 
 def test_five_failures_lock_the_account_even_for_the_right_password(english, seller):
@@ -230,7 +231,7 @@ def test_a_success_clears_the_account_failures(client, seller):
     for _ in range(4):
         sign_in_form(client, "seller-a", "guess")
     assert sign_in_form(client, "seller-a", PASSWORD).status_code == 303
-    assert accounts.failures_since(utcnow() - datetime.timedelta(hours=1), username="seller-a") == 0
+    assert account_service.failures_since(utcnow() - datetime.timedelta(hours=1), username="seller-a") == 0
     client.post("/logout")
     for _ in range(4):
         assert sign_in_form(client, "seller-a", "guess").status_code == 422
@@ -254,7 +255,7 @@ def test_old_failures_fall_out_of_the_window(client, app, seller):
     """Failures older than the window no longer count."""
     long_ago = utcnow() - datetime.timedelta(minutes=app.config["LOGIN_WINDOW_MINUTES"] + 1)
     for _ in range(5):
-        accounts.record_attempt("seller-a", "127.0.0.1", succeeded=False, now=long_ago)
+        account_service.record_attempt("seller-a", "127.0.0.1", succeeded=False, now=long_ago)
     assert sign_in_form(client, "seller-a", PASSWORD).status_code == 303
 
 
@@ -262,8 +263,8 @@ def test_throttled_until_names_when_to_try_again(app):
     """The lock ends one window after the oldest failure that counts."""
     now = utcnow()
     for minutes in (10, 8, 6, 4, 2):
-        accounts.record_attempt("someone", "10.0.0.1", False, now=now - datetime.timedelta(minutes=minutes))
-    assert accounts.throttled_until("someone", "10.0.0.2", 15, 5, 20, now=now) == (
+        account_service.record_attempt("someone", "10.0.0.1", False, now=now - datetime.timedelta(minutes=minutes))
+    assert account_service.throttled_until("someone", "10.0.0.2", 15, 5, 20, now=now) == (
         now - datetime.timedelta(minutes=10) + datetime.timedelta(minutes=15))
-    assert accounts.throttled_until("someone-else", "10.0.0.2", 15, 5, 20, now=now) is None
-    assert accounts.throttled_until("someone", "10.0.0.2", 15, 6, 20, now=now) is None
+    assert account_service.throttled_until("someone-else", "10.0.0.2", 15, 5, 20, now=now) is None
+    assert account_service.throttled_until("someone", "10.0.0.2", 15, 6, 20, now=now) is None

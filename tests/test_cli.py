@@ -4,11 +4,16 @@ import uuid
 
 import pytest
 from argon2 import PasswordHasher
-from factories import make_shop, use_cheap_hashing
 
-from portal import accounts, create_app, models
-from portal.db import db
-from portal.models import AGENT, FINANCE, SELLER, CalendarOverride, Shop, User
+from portal import create_app
+from portal.accounts import service as account_service
+from portal.accounts.models import User
+from portal.core.calendar import CalendarOverride
+from portal.core.db import db
+from portal.core.vocabulary import Role
+from portal.ops import schema
+from portal.shops.models import Shop
+from tests.factories import make_shop, use_cheap_hashing
 
 GOOD_PASSWORD = "a-long-password-1"
 
@@ -22,7 +27,7 @@ def cheap_hashing(monkeypatch):
 def row_counts():
     """How many rows every table of the portal holds."""
     with db.connection_context():
-        return {model.__name__: model.select().count() for model in models.MODELS}
+        return {model.__name__: model.select().count() for model in schema.MODELS}
 
 
 def invoke(runner, *args, **kwargs):
@@ -58,7 +63,7 @@ def test_init_db_creates_the_schema_on_a_fresh_database(tmp_path):
     with db.connection_context():
         tables = set(db.get_tables())
         applied = list(db.execute_sql("SELECT name FROM schema_migration"))
-    assert {model._meta.table_name for model in models.MODELS} <= tables
+    assert {model._meta.table_name for model in schema.MODELS} <= tables
     assert invoke(runner, "init-db").exit_code == 0
     with db.connection_context():
         assert list(db.execute_sql("SELECT name FROM schema_migration")) == applied
@@ -79,7 +84,7 @@ def test_demo_is_idempotent(runner, app):
     assert row_counts() == counts
 
 
-@pytest.mark.parametrize("role", [AGENT, FINANCE])
+@pytest.mark.parametrize("role", [Role.AGENT, Role.FINANCE])
 def test_create_staff_user(runner, app, role):
     """An agent or finance account is created without a shop, with an argon2id hash of the password."""
     result = invoke(runner, "create-user", "staff-1", "--role", role, "--password", GOOD_PASSWORD)
@@ -88,7 +93,7 @@ def test_create_staff_user(runner, app, role):
         user = User.get(User.username == "staff-1")
         assert (user.role, user.shop_id, user.active) == (role, None, True)
         assert user.password_hash.startswith("$argon2id$")
-        assert accounts.authenticate("staff-1", GOOD_PASSWORD).id == user.id
+        assert account_service.authenticate("staff-1", GOOD_PASSWORD).id == user.id
 
 
 def test_create_seller_with_a_new_shop(runner, app):
@@ -98,7 +103,7 @@ def test_create_seller_with_a_new_shop(runner, app):
     assert result.exit_code == 0, result.output
     with db.connection_context():
         user = User.get(User.username == "seller-1")
-        assert user.role == SELLER
+        assert user.role == Role.SELLER
         assert (user.shop.name, user.shop.entity_name) == ("新店", "新店科技有限公司")
 
 
@@ -115,28 +120,28 @@ def test_create_seller_for_an_existing_shop(runner, app):
 
 def test_create_user_strips_the_username(runner, app):
     """Spaces around the username are dropped, so the account can sign in with what the form sends."""
-    assert invoke(runner, "create-user", " staff-4 ", "--role", AGENT, "--password", GOOD_PASSWORD).exit_code == 0
+    assert invoke(runner, "create-user", " staff-4 ", "--role", Role.AGENT, "--password", GOOD_PASSWORD).exit_code == 0
     with db.connection_context():
-        assert accounts.authenticate("staff-4", GOOD_PASSWORD) is not None
+        assert account_service.authenticate("staff-4", GOOD_PASSWORD) is not None
 
 
 def test_create_user_asks_for_the_password_twice(runner, app):
     """Without --password the command prompts (hidden, with confirmation)."""
-    result = invoke(runner, "create-user", "staff-2", "--role", AGENT,
+    result = invoke(runner, "create-user", "staff-2", "--role", Role.AGENT,
                     input=f"{GOOD_PASSWORD}\n{GOOD_PASSWORD}\n")
     assert result.exit_code == 0, result.output
     assert GOOD_PASSWORD not in result.output
     with db.connection_context():
-        assert accounts.authenticate("staff-2", GOOD_PASSWORD) is not None
+        assert account_service.authenticate("staff-2", GOOD_PASSWORD) is not None
 
 
 @pytest.mark.parametrize(("username", "args", "exit_code", "message"), [
-    ("someone", ["--role", AGENT, "--password", "short"], 2, "at least 10 characters"),
+    ("someone", ["--role", Role.AGENT, "--password", "short"], 2, "at least 10 characters"),
     ("someone", ["--password", GOOD_PASSWORD], 2, "--shop-id"),  # a seller needs a shop
     ("someone", ["--password", GOOD_PASSWORD, "--shop-name", "只有店名"], 2, "--entity-name"),
     ("someone", ["--password", GOOD_PASSWORD, "--shop-id", "999999"], 2, "no shop 999999"),
     ("someone", ["--role", "admin", "--password", GOOD_PASSWORD], 2, "admin"),
-    ("  ", ["--role", AGENT, "--password", GOOD_PASSWORD], 2, "USERNAME"),
+    ("  ", ["--role", Role.AGENT, "--password", GOOD_PASSWORD], 2, "USERNAME"),
 ])
 def test_create_user_refuses_bad_input(runner, app, username, args, exit_code, message):
     """Bad input is refused with a message naming the problem, and nothing is created."""
@@ -149,7 +154,7 @@ def test_create_user_refuses_bad_input(runner, app, username, args, exit_code, m
 
 def test_create_user_refuses_a_taken_username(runner, app):
     """A taken username is refused, and the shop the command would have made is not left behind."""
-    assert invoke(runner, "create-user", "seller-1", "--role", AGENT, "--password", GOOD_PASSWORD).exit_code == 0
+    assert invoke(runner, "create-user", "seller-1", "--role", Role.AGENT, "--password", GOOD_PASSWORD).exit_code == 0
     counts = row_counts()
     result = invoke(runner, "create-user", "seller-1", "--password", GOOD_PASSWORD,
                     "--shop-name", "新店", "--entity-name", "新店科技有限公司")
@@ -160,8 +165,8 @@ def test_create_user_refuses_a_taken_username(runner, app):
 
 def test_real_cost_hash_from_create_user(runner, app, monkeypatch):
     """With the production hasher the stored hash needs no upgrade (it is made at today's cost)."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher())
-    assert invoke(runner, "create-user", "staff-3", "--role", FINANCE, "--password", GOOD_PASSWORD).exit_code == 0
+    monkeypatch.setattr(account_service, "_hasher", PasswordHasher())
+    assert invoke(runner, "create-user", "staff-3", "--role", Role.FINANCE, "--password", GOOD_PASSWORD).exit_code == 0
     with db.connection_context():
         stored = User.get(User.username == "staff-3").password_hash
     assert stored.startswith("$argon2id$") and not PasswordHasher().check_needs_rehash(stored)

@@ -4,12 +4,13 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
-from factories import ready_seller, sign_in
 from peewee import IntegrityError
 
-from portal import ledger, workflow
-from portal.db import db
-from portal.models import LedgerEntry, RefundRequest
+from portal.core.db import db
+from portal.core.vocabulary import OPEN_STATES, TERMINAL_STATES, EntryType, RefundState
+from portal.deposit.models import LedgerEntry
+from portal.refunds.models import RefundRequest
+from tests.factories import ready_seller, sign_in
 
 SUBMISSIONS = 20
 
@@ -55,7 +56,7 @@ def seller(app):
 def holds():
     """Every REFUND_HOLD entry: (request id, amount)."""
     return list(LedgerEntry.select(LedgerEntry.refund_request, LedgerEntry.amount_fen)
-                .where(LedgerEntry.entry_type == ledger.REFUND_HOLD).tuples())
+                .where(LedgerEntry.entry_type == EntryType.REFUND_HOLD).tuples())
 
 
 def test_twenty_identical_submissions_make_one_request_and_one_hold(app, seller):
@@ -89,21 +90,21 @@ def test_the_database_allows_one_open_request_per_shop(app, seller):
             return RefundRequest.create(shop=shop_id, kind="SURPLUS", requested_fen=100, state=state,
                                         idempotency_key=uuid.uuid4().hex)
 
-    create(workflow.UNDER_REVIEW)
-    for state in workflow.OPEN_STATES:
+    create(RefundState.UNDER_REVIEW)
+    for state in OPEN_STATES:
         with pytest.raises(IntegrityError):
             create(state)
-    for state in workflow.TERMINAL_STATES:
+    for state in TERMINAL_STATES:
         create(state)
-    assert RefundRequest.select().count() == 1 + len(workflow.TERMINAL_STATES)
+    assert RefundRequest.select().count() == 1 + len(TERMINAL_STATES)
 
 
 def test_the_database_refuses_a_repeated_idempotency_key(app, seller):
     """The same idempotency key twice for one shop is refused by the database itself."""
     key = uuid.uuid4().hex
     with db.atomic():
-        RefundRequest.create(shop=seller.shop_id, kind="SURPLUS", requested_fen=100, state=workflow.CANCELLED,
+        RefundRequest.create(shop=seller.shop_id, kind="SURPLUS", requested_fen=100, state=RefundState.CANCELLED,
                              idempotency_key=key)
     with pytest.raises(IntegrityError), db.atomic():
-        RefundRequest.create(shop=seller.shop_id, kind="SURPLUS", requested_fen=100, state=workflow.REJECTED,
+        RefundRequest.create(shop=seller.shop_id, kind="SURPLUS", requested_fen=100, state=RefundState.REJECTED,
                              idempotency_key=key)

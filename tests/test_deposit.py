@@ -3,7 +3,17 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from factories import (
+from playhouse.test_utils import count_queries
+
+from portal.accounts.models import User
+from portal.core.money import format_fen
+from portal.core.vocabulary import EntryType, Role
+from portal.deposit import ledger
+from portal.deposit.models import LedgerEntry
+from portal.deposit.service import deposit_figures
+from portal.refunds.models import RefundRequest
+from portal.shops.models import Shop
+from tests.factories import (
     Page,
     add_category,
     add_entry,
@@ -20,11 +30,6 @@ from factories import (
     sign_in,
     use_cheap_hashing,
 )
-from playhouse.test_utils import count_queries
-
-from portal import ledger
-from portal.models import AGENT, LedgerEntry, RefundRequest, Shop, User, deposit_figures
-from portal.money import format_fen
 
 FIGURES = ("refundable", "paid_in", "deducted", "balance", "frozen", "held", "required")
 
@@ -66,13 +71,13 @@ def test_every_figure_equals_the_ledger(client, app):
     """Each data-figure on the page is the value worked out from the shop's own ledger rows."""
     shop, user = ready_seller(paid_in_fen=600_000, required_fen=150_000)
     add_category(shop, 250_000, code="FOOD")
-    for entry_type, amount in [(ledger.DEDUCTION, 20_000), (ledger.DEDUCTION_REVERSAL, 5_000),
-                               (ledger.FREEZE, 40_000), (ledger.UNFREEZE, 10_000),
-                               (ledger.REFUND_HOLD, 30_000), (ledger.REFUND_PAID, 30_000),
-                               (ledger.REFUND_HOLD, 12_345)]:
+    for entry_type, amount in [(EntryType.DEDUCTION, 20_000), (EntryType.DEDUCTION_REVERSAL, 5_000),
+                               (EntryType.FREEZE, 40_000), (EntryType.UNFREEZE, 10_000),
+                               (EntryType.REFUND_HOLD, 30_000), (EntryType.REFUND_PAID, 30_000),
+                               (EntryType.REFUND_HOLD, 12_345)]:
         add_entry(shop, entry_type, amount, reason="test")
     other = make_shop(name="别人的店")
-    add_entry(other, ledger.TOP_UP, 999_999)  # someone else's money must not show up here
+    add_entry(other, EntryType.TOP_UP, 999_999)  # someone else's money must not show up here
     sign_in(client, user)
     response = client.get("/deposit")
     assert response.status_code == 200
@@ -140,7 +145,7 @@ def test_ledger_is_newest_first_and_keyset_paginated(english, app):
     app.config["LEDGER_PAGE_SIZE"] = 5
     shop, user = ready_seller()  # one top-up, the oldest entry
     for number in range(1, 13):
-        add_entry(shop, ledger.FREEZE if number % 2 else ledger.UNFREEZE, 100, reason=f"entry {number:02d}")
+        add_entry(shop, EntryType.FREEZE if number % 2 else EntryType.UNFREEZE, 100, reason=f"entry {number:02d}")
     sign_in(english, user)
     pages, cursor = [], None
     while True:
@@ -160,7 +165,7 @@ def test_older_entries_as_an_htmx_fragment(english, app):
     app.config["LEDGER_PAGE_SIZE"] = 5
     shop, user = ready_seller()
     for number in range(1, 13):
-        add_entry(shop, ledger.FREEZE, 100, reason=f"entry {number:02d}")
+        add_entry(shop, EntryType.FREEZE, 100, reason=f"entry {number:02d}")
     sign_in(english, user)
     cursor = older_link(english.get("/deposit").text)
     fragment = english.get(f"/deposit?before={cursor}", headers=htmx_headers())
@@ -179,7 +184,7 @@ def test_ledger_shows_only_the_sellers_own_entries(client, app):
     """A cursor pointing past another shop's rows still shows only this shop's entries."""
     shop, user = ready_seller()
     other = make_shop(name="别人的店")
-    foreign = add_entry(other, ledger.TOP_UP, 777_700, reason="someone else's money")
+    foreign = add_entry(other, EntryType.TOP_UP, 777_700, reason="someone else's money")
     sign_in(client, user)
     for url in ("/deposit", f"/deposit?before={foreign.id + 1}"):
         html = client.get(url).text
@@ -211,7 +216,7 @@ def test_query_count_does_not_grow_with_the_ledger(client, app):
 
     few = queries("/deposit")
     for number in range(39):
-        add_entry(shop, ledger.FREEZE if number % 2 == 0 else ledger.UNFREEZE, 100, reason=f"entry {number}")
+        add_entry(shop, EntryType.FREEZE if number % 2 == 0 else EntryType.UNFREEZE, 100, reason=f"entry {number}")
     many = queries("/deposit")
     assert len(many) == len(few)
     cursor = LedgerEntry.select().order_by(LedgerEntry.id.desc()).first().id - 10
@@ -227,9 +232,9 @@ def test_ledger_rows_show_reason_and_link_their_request(demo_data, english):
     user = demo_seller(english, "seller-ok")
     page = Page(english.get("/deposit").text)
     rows = page.find_all("li", data_entry_type=True)
-    paid = [row for row in rows if row["data-entry-type"] == ledger.REFUND_PAID]
+    paid = [row for row in rows if row["data-entry-type"] == EntryType.REFUND_PAID]
     assert paid and "CMB20260915000123" in paid[0].text
-    assert "违规扣款：延迟发货" in page.find(data_entry_type=ledger.DEDUCTION).text
+    assert "违规扣款：延迟发货" in page.find(data_entry_type=EntryType.DEDUCTION).text
     own = {f"/refunds/{refund.id}" for refund in RefundRequest.for_shop(user.shop_id)}
     linked = {link["href"] for link in page.find_all("a") if re.fullmatch(r"/refunds/\d+", link.get("href", ""))}
     assert linked and linked <= own
@@ -243,7 +248,7 @@ def test_demo_ledgers_keep_every_invariant(demo_data):
         assert figures == figures_from_entries_of(shop, required=figures.required)
     for refund in RefundRequest.select():
         payouts = LedgerEntry.select().where((LedgerEntry.refund_request == refund.id)
-                                             & (LedgerEntry.entry_type == ledger.REFUND_PAID)).count()
+                                             & (LedgerEntry.entry_type == EntryType.REFUND_PAID)).count()
         assert payouts <= 1
 
 
@@ -267,6 +272,6 @@ def test_staff_get_404_and_anonymous_visitors_sign_in(client, app):
     assert urlsplit(client.get("/deposit").headers["Location"]).path == "/login"
     assert urlsplit(client.get("/deposit?before=5", headers=htmx_headers()).headers["HX-Redirect"]).path == (
         "/login")
-    sign_in(client, make_user("agent-1", role=AGENT))
+    sign_in(client, make_user("agent-1", role=Role.AGENT))
     assert client.get("/deposit").status_code == 404
     assert client.post("/deposit/exit-notice").status_code == 404

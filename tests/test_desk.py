@@ -4,7 +4,24 @@ import re
 
 import peewee
 import pytest
-from desk_helpers import (
+from playhouse.test_utils import count_queries
+
+from portal.accounts.models import User
+from portal.audit import service as audit_service
+from portal.audit.models import AuditLog
+from portal.core.clock import utcnow
+from portal.core.db import db
+from portal.core.money import format_fen
+from portal.core.vocabulary import EntryType, RefundState, Role
+from portal.core.workdays import WorkCalendar
+from portal.deposit.service import deposit_figures
+from portal.disputes.models import Dispute
+from portal.ops import seed
+from portal.refunds import service as refund_service
+from portal.refunds.models import ReasonCode, RefundRequest
+from portal.risk.models import Arrear, Violation
+from portal.shops.models import Shop
+from tests.desk_helpers import (
     AMOUNT_FEN,
     DAY,
     REJECT_MESSAGE,
@@ -26,25 +43,7 @@ from desk_helpers import (
     text_of,
     today,
 )
-from factories import ACCOUNT_NUMBER, csrf_token, days_ago, ready_seller, use_cheap_hashing
-from playhouse.test_utils import count_queries
-
-from portal import audit, ledger, refunding, seed, workflow
-from portal.db import db, utcnow
-from portal.models import (
-    AGENT,
-    Arrear,
-    AuditLog,
-    Dispute,
-    ReasonCode,
-    RefundRequest,
-    Shop,
-    User,
-    Violation,
-    deposit_figures,
-)
-from portal.money import format_fen
-from portal.workdays import WorkCalendar
+from tests.factories import ACCOUNT_NUMBER, csrf_token, days_ago, ready_seller, use_cheap_hashing
 
 HX = {"HX-Request": "true"}
 
@@ -59,7 +58,7 @@ def cheap_hashing(monkeypatch):
 def agent(app):
     """A support agent, with the reason codes ``init-db`` seeds."""
     reason_codes()
-    return staff(AGENT, "agent-lin")
+    return staff(Role.AGENT, "agent-lin")
 
 
 @pytest.fixture
@@ -116,7 +115,7 @@ def test_queue_is_sorted_by_due_date_then_number(desk, app):
     later, _shop, _seller = request_in(due_date=today() + 3 * DAY)
     overdue, _shop, _seller = request_in(due_date=today() - DAY)
     tie, _shop, _seller = request_in(due_date=today() + 3 * DAY)
-    request_in(workflow.REJECTED, due_date=today() - 5 * DAY)
+    request_in(RefundState.REJECTED, due_date=today() - 5 * DAY)
     html = desk.get("/desk").text
     assert request_ids(html) == [overdue.id, later.id, tie.id]
     row = section(html, "queue-rows").split("</tr>")[0]
@@ -125,12 +124,12 @@ def test_queue_is_sorted_by_due_date_then_number(desk, app):
 
 def test_queue_filters_return_exactly_their_rows_and_the_chips_count_them(desk, app, agent):
     """All open / overdue / mine / unassigned / one state each list exactly their rows, counted in the chips."""
-    colleague = staff(AGENT, "agent-zhou")
+    colleague = staff(Role.AGENT, "agent-zhou")
     mine_overdue, _shop, _seller = request_in(due_date=today() - 2 * DAY)
     theirs, _shop, _seller = request_in(due_date=today() + DAY)
     unassigned_overdue, _shop, _seller = request_in(due_date=today() - DAY)
-    waiting_on_seller, _shop, _seller = request_in(workflow.NEEDS_INFO, due_date=today() + 4 * DAY)
-    finished, _shop, _seller = request_in(workflow.REJECTED, due_date=today() - 3 * DAY)
+    waiting_on_seller, _shop, _seller = request_in(RefundState.NEEDS_INFO, due_date=today() + 4 * DAY)
+    finished, _shop, _seller = request_in(RefundState.REJECTED, due_date=today() - 3 * DAY)
     assert post(desk, mine_overdue.id, "assign").status_code == 303
     assert post(signed_in(app, colleague), theirs.id, "assign").status_code == 303
 
@@ -193,7 +192,7 @@ def test_numbers_too_big_for_any_id_elsewhere_are_404(app, request, url):
     """Outside the desk's request pages a 25-digit id must be a 404 as well (PostgreSQL already is)."""
     reason_codes()
     _refund, _shop, seller = request_in()
-    client = signed_in(app, seller if url.startswith("/refunds") else staff(AGENT))
+    client = signed_in(app, seller if url.startswith("/refunds") else staff(Role.AGENT))
     client.application.config["PROPAGATE_EXCEPTIONS"] = False
     assert client.get(url.format(n="9" * 25)).status_code == 404
 
@@ -272,7 +271,7 @@ def test_request_page_side_panel_shows_the_deposit_figures(desk, app):
     assert figure(html, "Required") == "¥2,000.00"
     assert figure(html, "Refundable now") == format_fen(expected.refundable) == "¥2,000.00"
     assert figure(html, "Requested") == "¥1,000.00"
-    assert shown_state(html) == workflow.UNDER_REVIEW
+    assert shown_state(html) == RefundState.UNDER_REVIEW
 
 
 def test_request_page_shows_open_violations_disputes_and_arrears_of_the_shop(demo_data, app, agent):
@@ -292,7 +291,7 @@ def test_request_page_shows_open_violations_disputes_and_arrears_of_the_shop(dem
     assert "Open violation: 刷单炒信 (fake reviews)" in risks
     assert "Open buyer dispute: Order 6928000000000000001" in risks
     assert "Money owed: ¥123.45" in risks
-    # The closed ones from before the request are history, not risks.
+    # The closed ones from before the request are history, not risk_service.
     assert "商品详情页宣传用语违规" not in risks and "6928374651029384756" not in risks
     checks = section(html, "desk-checks")
     for code in ("VIOLATION_OPEN", "OPEN_DISPUTE", "ARREARS"):
@@ -301,7 +300,7 @@ def test_request_page_shows_open_violations_disputes_and_arrears_of_the_shop(dem
 
 def test_request_page_lists_the_shops_previous_requests(desk, app):
     """The side panel links the shop's earlier requests with their state."""
-    old, shop, seller = request_in(workflow.REJECTED)
+    old, shop, seller = request_in(RefundState.REJECTED)
     current, _shop, _seller = request_in(shop=shop, seller=seller)
     html = desk.get(f"/desk/refunds/{current.id}").text
     assert f'href="/desk/refunds/{old.id}"' in html
@@ -320,7 +319,7 @@ def test_payee_number_is_masked_until_revealed_and_the_reveal_is_audited(desk, a
     assert "<html" not in fragment.text
     assert re.search(rf"data-payee-number>{ACCOUNT_NUMBER}<", fragment.text)
     [entry] = audit_of(refund.id, "payee.reveal")
-    assert entry.actor_id == agent.id and entry.actor_role == AGENT and entry.shop_id == refund.shop_id
+    assert entry.actor_id == agent.id and entry.actor_role == Role.AGENT and entry.shop_id == refund.shop_id
     assert ACCOUNT_NUMBER not in entry.details  # the log says who looked, not what they saw
     assert ACCOUNT_NUMBER not in desk.get(f"/desk/refunds/{refund.id}").text
     assert ACCOUNT_NUMBER not in desk.get("/desk/audit").text
@@ -362,15 +361,15 @@ def test_approving_in_full_moves_to_approved_and_is_audited(desk, app, agent):
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/desk/refunds/{refund.id}")
     refund = RefundRequest.get_by_id(refund.id)
-    assert refund.state == workflow.APPROVED and refund.approved_fen == AMOUNT_FEN
-    assert entries_of(refund.id, ledger.REFUND_HOLD_RELEASE) == []
-    assert refunding.held_for(refund.id) == AMOUNT_FEN
+    assert refund.state == RefundState.APPROVED and refund.approved_fen == AMOUNT_FEN
+    assert entries_of(refund.id, EntryType.REFUND_HOLD_RELEASE) == []
+    assert refund_service.held_for(refund.id) == AMOUNT_FEN
     [entry] = audit_of(refund.id, "refund.approved")
     assert entry.actor_id == agent.id
-    details = audit.details_of(entry)
+    details = audit_service.details_of(entry)
     assert (details["from_state"], details["to_state"]) == ("UNDER_REVIEW", "APPROVED")
     html = seller_page(app, seller, refund.id)
-    assert shown_state(html) == workflow.APPROVED and "Approved, awaiting payout" in html
+    assert shown_state(html) == RefundState.APPROVED and "Approved, awaiting payout" in html
     assert "Approved." in desk.get(f"/desk/refunds/{refund.id}").text  # the flashed notice
 
 
@@ -380,14 +379,14 @@ def test_approving_less_releases_the_difference_and_itemises_it_for_the_seller(d
     before = deposit_figures(Shop.get_by_id(shop.id))
     assert post(desk, refund.id, "approve", form("approve", amount="600")).status_code == 303
     refund = RefundRequest.get_by_id(refund.id)
-    assert refund.state == workflow.APPROVED and refund.approved_fen == 60_000
-    assert [entry.amount_fen for entry in entries_of(refund.id, ledger.REFUND_HOLD_RELEASE)] == [40_000]
-    assert refunding.held_for(refund.id) == 60_000
+    assert refund.state == RefundState.APPROVED and refund.approved_fen == 60_000
+    assert [entry.amount_fen for entry in entries_of(refund.id, EntryType.REFUND_HOLD_RELEASE)] == [40_000]
+    assert refund_service.held_for(refund.id) == 60_000
     after = deposit_figures(Shop.get_by_id(shop.id))
     assert after.balance == before.balance and after.refundable == before.refundable + 40_000
     html = seller_page(app, seller, refund.id)
     assert "Approved ¥600.00 of the ¥1,000.00 asked for; ¥400.00 stays in your deposit." in text_of(html)
-    assert audit.details_of(audit_of(refund.id, "refund.approved")[0])["approved_fen"] == 60_000
+    assert audit_service.details_of(audit_of(refund.id, "refund.approved")[0])["approved_fen"] == 60_000
 
 
 def test_approving_an_impossible_amount_is_refused_and_writes_nothing(desk, app):
@@ -401,7 +400,7 @@ def test_approving_an_impossible_amount_is_refused_and_writes_nothing(desk, app)
         assert re.search(r'<details class="decision"\s+open', response.text)
         assert f'value="{amount}"' in response.text  # what the agent typed is kept
     assert footprint() == before
-    assert state_of(refund.id) == workflow.UNDER_REVIEW
+    assert state_of(refund.id) == RefundState.UNDER_REVIEW
 
 
 def test_rejecting_without_a_reason_code_is_refused_beside_the_field(desk, app):
@@ -446,11 +445,11 @@ def test_rejecting_releases_the_hold_and_explains_it_to_the_seller(desk, app, ag
     refund, _shop, seller = request_in()
     response = post(desk, refund.id, "reject", form("reject", reason_code="PENDING_COMPLAINT"))
     assert response.status_code == 303
-    assert state_of(refund.id) == workflow.REJECTED
-    assert refunding.held_for(refund.id) == 0
+    assert state_of(refund.id) == RefundState.REJECTED
+    assert refund_service.held_for(refund.id) == 0
     [entry] = audit_of(refund.id, "refund.rejected")
     assert entry.actor_id == agent.id
-    details = audit.details_of(entry)
+    details = audit_service.details_of(entry)
     assert details["from_state"] == "UNDER_REVIEW" and details["to_state"] == "REJECTED"
     assert details["reason_code"] == "PENDING_COMPLAINT"
     html = text_of(seller_page(app, seller, refund.id))
@@ -481,10 +480,10 @@ def test_asking_for_information_sets_the_due_date_in_working_days_and_lists_the_
                 due_workdays="3")
     assert post(desk, refund.id, "needs-info", data).status_code == 303
     refund = RefundRequest.get_by_id(refund.id)
-    assert refund.state == workflow.NEEDS_INFO
+    assert refund.state == RefundState.NEEDS_INFO
     assert refund.info_due_date == WorkCalendar().add_workdays(utcnow(), 3)
     [entry] = audit_of(refund.id, "refund.needs_info")
-    details = audit.details_of(entry)
+    details = audit_service.details_of(entry)
     assert entry.actor_id == agent.id and (details["from_state"], details["to_state"]) == ("UNDER_REVIEW", "NEEDS_INFO")
     html = text_of(seller_page(app, seller, refund.id))
     assert "Waiting for your information" in html
@@ -510,14 +509,15 @@ def test_hold_then_release_are_explained_to_the_seller_and_audited(desk, app, ag
     message = "风险复核中，请耐心等待。"
     hold = form("hold", reason_code="NEW_DISPUTE", seller_message=message)
     assert post(desk, refund.id, "hold", hold).status_code == 303
-    assert state_of(refund.id) == workflow.ON_HOLD
+    assert state_of(refund.id) == RefundState.ON_HOLD
     html = seller_page(app, seller, refund.id)
-    assert shown_state(html) == workflow.ON_HOLD
+    assert shown_state(html) == RefundState.ON_HOLD
     assert "Reason: A new buyer dispute" in text_of(html) and message in html
     assert post(desk, refund.id, "release", form("release", expected_state="ON_HOLD")).status_code == 303
-    assert state_of(refund.id) == workflow.UNDER_REVIEW
-    assert shown_state(seller_page(app, seller, refund.id)) == workflow.UNDER_REVIEW
-    moves = [(audit.details_of(entry)["from_state"], audit.details_of(entry)["to_state"], entry.actor_id)
+    assert state_of(refund.id) == RefundState.UNDER_REVIEW
+    assert shown_state(seller_page(app, seller, refund.id)) == RefundState.UNDER_REVIEW
+    details = audit_service.details_of
+    moves = [(details(entry)["from_state"], details(entry)["to_state"], entry.actor_id)
              for entry in audit_of(refund.id) if entry.action.startswith("refund.")]
     assert moves == [("UNDER_REVIEW", "ON_HOLD", agent.id), ("ON_HOLD", "UNDER_REVIEW", agent.id)]
 
@@ -528,14 +528,14 @@ def test_an_htmx_decision_answers_with_the_refreshed_block(desk, app):
     response = post(desk, refund.id, "approve", htmx=True)
     assert response.status_code == 200
     assert "<html" not in response.text
-    assert shown_state(response.text) == workflow.APPROVED
+    assert shown_state(response.text) == RefundState.APPROVED
     assert "Approved." in response.text
     assert f'action="/desk/refunds/{refund.id}/approve"' not in response.text  # no longer offered
 
 
 def test_a_decision_the_table_does_not_allow_is_refused_with_a_message(desk, app):
     """Approving an ON_HOLD request (not allowed by the table) is a 422 with the reason, never a 500."""
-    refund, _shop, _seller = request_in(workflow.ON_HOLD)
+    refund, _shop, _seller = request_in(RefundState.ON_HOLD)
     before = footprint()
     response = post(desk, refund.id, "approve", form("approve", expected_state="ON_HOLD"))
     assert response.status_code == 422
@@ -546,7 +546,7 @@ def test_a_decision_the_table_does_not_allow_is_refused_with_a_message(desk, app
 def test_desk_forms_keep_csrf_protection(csrf_app):
     """With CSRF on, a decision without the token is refused (400, nothing written); with it, it applies."""
     reason_codes()
-    agent = staff(AGENT)
+    agent = staff(Role.AGENT)
     refund, _shop, _seller = request_in()
     client = signed_in(csrf_app, agent)
     before = footprint()
@@ -556,14 +556,14 @@ def test_desk_forms_keep_csrf_protection(csrf_app):
     response = client.post(f"/desk/refunds/{refund.id}/approve", data=form("approve"),
                            headers={"X-CSRFToken": token})
     assert response.status_code == 303
-    assert state_of(refund.id) == workflow.APPROVED
+    assert state_of(refund.id) == RefundState.APPROVED
 
 
 # --- the audit log ---------------------------------------------------------------------------
 
 def test_audit_log_refuses_update_and_delete_in_the_database(app, agent):
     """UPDATE and DELETE on audit_log fail in the database itself (a trigger), and the row stays as it was."""
-    entry = audit.record(agent, "payee.reveal", account="•••• 5678")
+    entry = audit_service.record(agent, "payee.reveal", account="•••• 5678")
     for statement in (AuditLog.update(action="nothing.happened").where(AuditLog.id == entry.id),
                       AuditLog.delete().where(AuditLog.id == entry.id)):
         with pytest.raises(peewee.DatabaseError, match="append-only"):
@@ -578,7 +578,7 @@ def test_audit_log_refuses_update_and_delete_in_the_database(app, agent):
 
 def test_audit_page_filters_by_action_person_and_request(desk, app, agent):
     """/desk/audit narrows to one action, one person (username) or one request; unknown people match nothing."""
-    colleague = staff(AGENT, "agent-zhou")
+    colleague = staff(Role.AGENT, "agent-zhou")
     first, _shop, _seller = request_in()
     second, _shop, _seller = request_in()
     other = signed_in(app, colleague)
@@ -604,7 +604,7 @@ def test_audit_page_filters_by_action_person_and_request(desk, app, agent):
 def test_audit_page_pages_back_with_older_entries(desk, app, agent):
     """120 entries: "Older entries" walks 50, 50, 20, newest first, each once."""
     now = utcnow()
-    AuditLog.insert_many([{"actor": agent.id, "actor_role": AGENT, "action": "refund.assign",
+    AuditLog.insert_many([{"actor": agent.id, "actor_role": Role.AGENT, "action": "refund.assign",
                            "details": json.dumps({"n": index}), "created_at": now}
                           for index in range(120)]).execute()
     seen, url, pages = [], "/desk/audit?action=refund.assign", 0
@@ -666,7 +666,7 @@ def test_a_disabled_reason_code_leaves_the_reject_form_until_enabled(runner, des
     options = select_options(desk.get(page).text, "reject-reason_code")
     assert "PENDING_COMPLAINT" not in options and "AMOUNT_INCORRECT" in options
     assert post(desk, refund.id, "reject", form("reject", reason_code="PENDING_COMPLAINT")).status_code == 422
-    assert state_of(refund.id) == workflow.UNDER_REVIEW
+    assert state_of(refund.id) == RefundState.UNDER_REVIEW
     assert runner.invoke(args=["reasons", "enable", "PENDING_COMPLAINT"]).exit_code == 0
     assert "PENDING_COMPLAINT" in select_options(desk.get(page).text, "reject-reason_code")
     missing = runner.invoke(args=["reasons", "disable", "NO_SUCH_CODE"])

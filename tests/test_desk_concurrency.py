@@ -12,7 +12,10 @@ import time
 import uuid
 
 import pytest
-from desk_helpers import (
+
+from portal.core.vocabulary import EntryType, RefundState, Role
+from portal.payouts.models import WebhookEvent
+from tests.desk_helpers import (
     AMOUNT_FEN,
     LEADS_TO,
     attempts_of,
@@ -31,16 +34,13 @@ from desk_helpers import (
     state_of,
     text_of,
 )
-from factories import use_cheap_hashing
-
-from portal import ledger, workflow
-from portal.models import AGENT, FINANCE, WebhookEvent
+from tests.factories import use_cheap_hashing
 
 SECRET = "whsec_concurrency"
 DECISIONS = ("approve", "reject")
-STATE_LABELS = {workflow.APPROVED: "Approved, awaiting payout", workflow.REJECTED: "Rejected",
-                workflow.NEEDS_INFO: "Waiting for your information", workflow.COMPLETED: "Refunded",
-                workflow.PAYOUT_PROCESSING: "Payout in progress"}
+STATE_LABELS = {RefundState.APPROVED: "Approved, awaiting payout", RefundState.REJECTED: "Rejected",
+                RefundState.NEEDS_INFO: "Waiting for your information", RefundState.COMPLETED: "Refunded",
+                RefundState.PAYOUT_PROCESSING: "Payout in progress"}
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +53,7 @@ def cheap_hashing(monkeypatch):
 def agents(app):
     """Two support agents, each with a browser of their own."""
     reason_codes()
-    first, second = staff(AGENT, "agent-a"), staff(AGENT, "agent-b")
+    first, second = staff(Role.AGENT, "agent-a"), staff(Role.AGENT, "agent-b")
     return (first, signed_in(app, first)), (second, signed_in(app, second))
 
 
@@ -61,7 +61,7 @@ def agents(app):
 def cashiers(app):
     """Two finance officers, each with a browser of their own."""
     reason_codes()
-    first, second = staff(FINANCE, "finance-a"), staff(FINANCE, "finance-b")
+    first, second = staff(Role.FINANCE, "finance-a"), staff(Role.FINANCE, "finance-b")
     return (first, signed_in(app, first)), (second, signed_in(app, second))
 
 
@@ -93,11 +93,11 @@ def test_approve_and_reject_at_once_apply_exactly_one(app, agents, htmx):
         winner = (first, second)[winner_index]
         decided = LEADS_TO[DECISIONS[winner_index]]
         assert state_of(refund.id) == decided
-        assert events_into(refund.id, workflow.APPROVED) + events_into(refund.id, workflow.REJECTED) == 1
+        assert events_into(refund.id, RefundState.APPROVED) + events_into(refund.id, RefundState.REJECTED) == 1
         decisions = [entry for entry in audit_of(refund.id) if entry.action in ("refund.approved", "refund.rejected")]
         assert [entry.actor_id for entry in decisions] == [winner.id]
-        released = [entry.amount_fen for entry in entries_of(refund.id, ledger.REFUND_HOLD_RELEASE)]
-        assert released == ([AMOUNT_FEN] if decided == workflow.REJECTED else [])
+        released = [entry.amount_fen for entry in entries_of(refund.id, EntryType.REFUND_HOLD_RELEASE)]
+        assert released == ([AMOUNT_FEN] if decided == RefundState.REJECTED else [])
         assert_conflict_notice(results[1 - winner_index], winner.username, decided)
 
 
@@ -109,7 +109,7 @@ def test_two_agents_approving_at_once_approve_once(app, agents):
                              lambda: post(second_desk, refund.id, "approve"))
     statuses = sorted(result.status_code for result in results)
     assert statuses == [303, 409]
-    assert events_into(refund.id, workflow.APPROVED) == 1
+    assert events_into(refund.id, RefundState.APPROVED) == 1
     assert len(audit_of(refund.id, "refund.approved")) == 1
 
 
@@ -120,11 +120,11 @@ def test_a_decision_on_a_stale_page_is_a_conflict(app, agents):
     assert post(first_desk, refund.id, "reject").status_code == 303
     before = footprint()
     for late in ("approve", "reject", "needs-info", "hold"):
-        response = post(second_desk, refund.id, late, form(late, expected_state=workflow.UNDER_REVIEW), htmx=True)
-        assert_conflict_notice(response, first.username, workflow.REJECTED)
+        response = post(second_desk, refund.id, late, form(late, expected_state=RefundState.UNDER_REVIEW), htmx=True)
+        assert_conflict_notice(response, first.username, RefundState.REJECTED)
         assert "<html" not in response.text
-    plain = post(second_desk, refund.id, "approve", form("approve", expected_state=workflow.UNDER_REVIEW))
-    assert_conflict_notice(plain, first.username, workflow.REJECTED)
+    plain = post(second_desk, refund.id, "approve", form("approve", expected_state=RefundState.UNDER_REVIEW))
+    assert_conflict_notice(plain, first.username, RefundState.REJECTED)
     assert "<html" in plain.text  # without htmx the whole page, with the notice, status 409
     assert footprint() == before
 
@@ -132,30 +132,30 @@ def test_a_decision_on_a_stale_page_is_a_conflict(app, agents):
 def test_two_finance_users_recording_paid_at_once_pay_once(app, cashiers):
     """Two officers book the same payout at once: exactly one REFUND_PAID and one COMPLETED event."""
     (first, first_desk), (second, second_desk) = cashiers
-    refund, _shop, _seller = request_in(workflow.PAYOUT_PROCESSING)
+    refund, _shop, _seller = request_in(RefundState.PAYOUT_PROCESSING)
     results = simultaneously(
         lambda: post(first_desk, refund.id, "payout/paid", form("payout/paid", bank_reference="CMB-A")),
         lambda: post(second_desk, refund.id, "payout/paid", form("payout/paid", bank_reference="CMB-B")))
     statuses = [result.status_code for result in results]
     assert sorted(statuses) == [303, 409]
     winner_index = statuses.index(303)
-    assert state_of(refund.id) == workflow.COMPLETED
-    assert events_into(refund.id, workflow.COMPLETED) == 1
+    assert state_of(refund.id) == RefundState.COMPLETED
+    assert events_into(refund.id, RefundState.COMPLETED) == 1
     [entry] = paid_entries(refund.id)
     assert (entry.amount_fen, entry.bank_reference) == (AMOUNT_FEN, ("CMB-A", "CMB-B")[winner_index])
     assert [audited.actor_id for audited in audit_of(refund.id, "payout.paid")] == [(first, second)[winner_index].id]
-    assert_conflict_notice(results[1 - winner_index], (first, second)[winner_index].username, workflow.COMPLETED)
+    assert_conflict_notice(results[1 - winner_index], (first, second)[winner_index].username, RefundState.COMPLETED)
 
 
 def test_two_finance_users_starting_a_payout_at_once_make_one_attempt(app, cashiers):
     """Start payout twice at once: one attempt PO-<id>-1, one PAYOUT_PROCESSING event, the other gets 409."""
     (_first, first_desk), (_second, second_desk) = cashiers
-    refund, _shop, _seller = request_in(workflow.APPROVED)
+    refund, _shop, _seller = request_in(RefundState.APPROVED)
     results = simultaneously(lambda: post(first_desk, refund.id, "payout/start"),
                              lambda: post(second_desk, refund.id, "payout/start"))
     assert sorted(result.status_code for result in results) == [303, 409]
     assert attempts_of(refund.id) == [(f"PO-{refund.id}-1", "PROCESSING")]
-    assert events_into(refund.id, workflow.PAYOUT_PROCESSING) == 1
+    assert events_into(refund.id, RefundState.PAYOUT_PROCESSING) == 1
 
 
 def signed_delivery(app, payload):
@@ -175,7 +175,7 @@ def signed_delivery(app, payload):
 def test_identical_webhooks_arriving_at_once_are_applied_once(app, cashiers):
     """Four copies of one signed event at once: one "applied", three "duplicate", one REFUND_PAID."""
     app.config["GATEWAY_WEBHOOK_SECRET"] = SECRET
-    refund, _shop, _seller = request_in(workflow.PAYOUT_PROCESSING)
+    refund, _shop, _seller = request_in(RefundState.PAYOUT_PROCESSING)
     payload = {"event_id": "evt_" + uuid.uuid4().hex, "type": "payout.succeeded",
                "payout_reference": f"PO-{refund.id}-1", "bank_reference": "GW-ONCE", "amount_fen": AMOUNT_FEN}
     results = simultaneously(*(signed_delivery(app, payload) for _copy in range(4)))
@@ -183,7 +183,7 @@ def test_identical_webhooks_arriving_at_once_are_applied_once(app, cashiers):
     assert [result.status_code for result in results] == [200] * 4
     assert sorted(result.json["status"] for result in results) == ["applied", "duplicate", "duplicate", "duplicate"]
     assert [entry.bank_reference for entry in paid_entries(refund.id)] == ["GW-ONCE"]
-    assert events_into(refund.id, workflow.COMPLETED) == 1
+    assert events_into(refund.id, RefundState.COMPLETED) == 1
     assert WebhookEvent.select().count() == 1
 
 
@@ -191,7 +191,7 @@ def test_the_gateway_and_finance_booking_the_same_payout_at_once_pay_once(app, c
     """The gateway's success and finance's manual booking at once: one REFUND_PAID; the other is stale or a 409."""
     app.config["GATEWAY_WEBHOOK_SECRET"] = SECRET
     (_first, first_desk), _second = cashiers
-    refund, _shop, _seller = request_in(workflow.PAYOUT_PROCESSING)
+    refund, _shop, _seller = request_in(RefundState.PAYOUT_PROCESSING)
     payload = {"event_id": "evt_" + uuid.uuid4().hex, "type": "payout.succeeded",
                "payout_reference": f"PO-{refund.id}-1", "bank_reference": "GW-RACE", "amount_fen": AMOUNT_FEN}
     webhook, desk = simultaneously(
@@ -200,16 +200,16 @@ def test_the_gateway_and_finance_booking_the_same_payout_at_once_pay_once(app, c
     assert webhook.status_code == 200
     outcomes = (webhook.json["status"], desk.status_code)
     assert outcomes in {("applied", 409), ("stale", 303)}, outcomes
-    assert state_of(refund.id) == workflow.COMPLETED
+    assert state_of(refund.id) == RefundState.COMPLETED
     [entry] = paid_entries(refund.id)
     assert entry.bank_reference == ("GW-RACE" if outcomes[0] == "applied" else "CMB-RACE")
-    assert events_into(refund.id, workflow.COMPLETED) == 1
+    assert events_into(refund.id, RefundState.COMPLETED) == 1
 
 
 def test_identical_refused_webhooks_arriving_at_once_are_answered_without_an_error(app, cashiers):
     """Four copies of one wrong-amount event at once: each refused or a duplicate (never a 500), nothing paid."""
     app.config["GATEWAY_WEBHOOK_SECRET"] = SECRET
-    refund, _shop, _seller = request_in(workflow.PAYOUT_PROCESSING)
+    refund, _shop, _seller = request_in(RefundState.PAYOUT_PROCESSING)
     payload = {"event_id": "evt_" + uuid.uuid4().hex, "type": "payout.succeeded",
                "payout_reference": f"PO-{refund.id}-1", "bank_reference": "GW-WRONG", "amount_fen": AMOUNT_FEN + 1}
     results = simultaneously(*(signed_delivery(app, payload) for _copy in range(4)))
@@ -217,5 +217,5 @@ def test_identical_refused_webhooks_arriving_at_once_are_answered_without_an_err
     answers = sorted((result.status_code, result.json["status"]) for result in results)
     assert answers[-1] == (422, "refused")
     assert set(answers) <= {(200, "duplicate"), (422, "refused")}
-    assert state_of(refund.id) == workflow.PAYOUT_PROCESSING and paid_entries(refund.id) == []
+    assert state_of(refund.id) == RefundState.PAYOUT_PROCESSING and paid_entries(refund.id) == []
     assert [outcome for (outcome,) in WebhookEvent.select(WebhookEvent.outcome).tuples()] == ["REFUSED:amount_mismatch"]

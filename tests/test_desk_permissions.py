@@ -3,7 +3,9 @@ agents decide but do not pay, finance pays but does not decide; a refusal writes
 from urllib.parse import urlsplit
 
 import pytest
-from desk_helpers import (
+
+from portal.core.vocabulary import RefundState, Role
+from tests.desk_helpers import (
     AGENT_ACTIONS,
     BOTH_ACTIONS,
     FINANCE_ACTIONS,
@@ -19,10 +21,7 @@ from desk_helpers import (
     staff,
     state_of,
 )
-from factories import ACCOUNT_NUMBER, use_cheap_hashing
-
-from portal import workflow
-from portal.models import AGENT, FINANCE
+from tests.factories import ACCOUNT_NUMBER, use_cheap_hashing
 
 ALL_ACTIONS = AGENT_ACTIONS + FINANCE_ACTIONS + BOTH_ACTIONS
 PAGES = ("/desk", "/desk?view=open", "/desk?view=overdue", "/desk?view=mine", "/desk?view=unassigned",
@@ -34,10 +33,10 @@ PAGES = ("/desk", "/desk?view=open", "/desk?view=overdue", "/desk?view=mine", "/
 REFUSED = {
     "anonymous": (ALL_ACTIONS, "login"),
     "seller": (ALL_ACTIONS, 404),
-    AGENT: (FINANCE_ACTIONS, 403),
-    FINANCE: (AGENT_ACTIONS, 403),
+    Role.AGENT: (FINANCE_ACTIONS, 403),
+    Role.FINANCE: (AGENT_ACTIONS, 403),
 }
-ALLOWED = {AGENT: AGENT_ACTIONS + BOTH_ACTIONS, FINANCE: FINANCE_ACTIONS + BOTH_ACTIONS}
+ALLOWED = {Role.AGENT: AGENT_ACTIONS + BOTH_ACTIONS, Role.FINANCE: FINANCE_ACTIONS + BOTH_ACTIONS}
 
 
 @pytest.fixture(autouse=True)
@@ -55,9 +54,9 @@ def world(app):
     for state in sorted(set(NEEDS_STATE.values())):
         refund, _shop, owner = request_in(state)
         requests[state] = refund
-        if state == workflow.UNDER_REVIEW:
+        if state == RefundState.UNDER_REVIEW:
             seller = owner  # a seller whose own request is on the desk: still no desk for them
-    return {"requests": requests, "seller": seller, AGENT: staff(AGENT), FINANCE: staff(FINANCE)}
+    return {"requests": requests, "seller": seller, Role.AGENT: staff(Role.AGENT), Role.FINANCE: staff(Role.FINANCE)}
 
 
 def browser(app, world, role):
@@ -71,7 +70,7 @@ def browser(app, world, role):
 
 def pages_of(world):
     """Every desk page URL, filled in with a real request."""
-    request_id = world["requests"][workflow.UNDER_REVIEW].id
+    request_id = world["requests"][RefundState.UNDER_REVIEW].id
     return [page.format(id=request_id) for page in PAGES]
 
 
@@ -110,11 +109,11 @@ def test_sellers_get_404_for_every_desk_page_and_action(app, world):
         refund = world["requests"][NEEDS_STATE[action]]
         assert post(client, refund.id, action).status_code == 404, action
     assert footprint() == before
-    html = client.get("/desk/refunds/{}".format(world["requests"][workflow.UNDER_REVIEW].id)).text
+    html = client.get("/desk/refunds/{}".format(world["requests"][RefundState.UNDER_REVIEW].id)).text
     assert ACCOUNT_NUMBER not in html and "data-refund-state" not in html
 
 
-@pytest.mark.parametrize("role", [AGENT, FINANCE])
+@pytest.mark.parametrize("role", [Role.AGENT, Role.FINANCE])
 def test_staff_can_open_every_desk_page(app, world, role):
     """Agents and finance both read the queue, payouts, audit log, a request, its checks and reason texts."""
     client = browser(app, world, role)
@@ -124,7 +123,7 @@ def test_staff_can_open_every_desk_page(app, world, role):
         assert response.headers["Content-Type"].startswith("text/html")
 
 
-@pytest.mark.parametrize("role", [AGENT, FINANCE])
+@pytest.mark.parametrize("role", [Role.AGENT, Role.FINANCE])
 def test_staff_are_refused_the_other_roles_actions_and_nothing_is_written(app, world, role):
     """Agents get 403 for payout actions and finance gets 403 for decisions; the database is unchanged."""
     actions, status = REFUSED[role]
@@ -139,7 +138,7 @@ def test_staff_are_refused_the_other_roles_actions_and_nothing_is_written(app, w
     assert footprint() == before
 
 
-@pytest.mark.parametrize("role", [AGENT, FINANCE])
+@pytest.mark.parametrize("role", [Role.AGENT, Role.FINANCE])
 def test_staff_may_take_their_own_actions(app, world, role):
     """Each action the role may take applies: 303 to the request page, the state moved, an audit row by them."""
     user = world[role]

@@ -1,8 +1,16 @@
 """The desk's side of tickets: replies that never go out blind, internal notes, canned replies, status, audit."""
 import pytest
-from desk_helpers import section
-from factories import csrf_token, sign_in
-from ticket_helpers import (
+
+from portal.audit import service as audit_service
+from portal.audit.models import AuditLog
+from portal.core.vocabulary import Role, TicketCategory, TicketStatus
+from portal.disputes.models import Dispute
+from portal.ops import seed
+from portal.tickets import service as ticket_service
+from portal.tickets.models import Attachment, Ticket, TicketMessage
+from tests.desk_helpers import section
+from tests.factories import csrf_token, sign_in
+from tests.ticket_helpers import (
     HX,
     PHP_NAMED_JPG,
     Page,
@@ -25,9 +33,6 @@ from ticket_helpers import (
     write,
     xss,
 )
-
-from portal import audit, seed, ticketing
-from portal.models import FINANCE, Attachment, AuditLog, Dispute, Ticket, TicketMessage
 
 MULTIPART = "multipart/form-data"
 
@@ -90,7 +95,7 @@ def test_an_internal_note_shows_on_the_desk_tagged_staff_only(ticket, desk, app,
     note = Page(response.text).with_class("kind-internal_note", "li")
     assert len(note) == 1 and "Internal note: staff only" in note[0].text and "核实过流水" in note[0].text
     current = fresh(ticket)
-    assert (current.status, current.paused_at) == (ticketing.WAITING_SUPPORT, None)
+    assert (current.status, current.paused_at) == (TicketStatus.WAITING_SUPPORT, None)
     assert ticket_audit(ticket) == ["ticket.note"]
     seller_html = signed_in(app, owner[1]).get(f"/tickets/{ticket.id}").text
     assert "核实过流水" not in seller_html and "Internal note" not in seller_html
@@ -129,7 +134,7 @@ def test_a_reply_goes_to_the_seller_and_stops_the_clock(ticket, desk, app, owner
     assert response.status_code == 200 and Page(response.text).find(role="status").text == "Reply sent."
     assert textarea(response.text, "message") == ""
     current = fresh(ticket)
-    assert current.status == ticketing.WAITING_SELLER and current.paused_at is not None
+    assert current.status == TicketStatus.WAITING_SELLER and current.paused_at is not None
     assert message_bodies(signed_in(app, owner[1]).get(f"/tickets/{ticket.id}").text)[-1] == "您好，请上传付款截图。"
     assert ticket_audit(ticket) == ["ticket.reply"]
 
@@ -144,8 +149,8 @@ def test_a_reply_without_javascript_redirects(ticket, desk):
 def test_a_reply_that_resolves_closes_the_ticket(ticket, desk):
     """Ticking "resolve" with the reply resolves the ticket."""
     desk_reply(desk, ticket, "已为您处理完毕。", seen_on_page(desk, ticket), resolve=True)
-    assert fresh(ticket).status == ticketing.RESOLVED
-    assert audit.details_of(AuditLog.get(AuditLog.ticket_id == ticket.id))["resolved"] is True
+    assert fresh(ticket).status == TicketStatus.RESOLVED
+    assert audit_service.details_of(AuditLog.get(AuditLog.ticket_id == ticket.id))["resolved"] is True
 
 
 def test_an_agents_file_reaches_the_seller_without_metadata(ticket, desk, app, owner):
@@ -199,14 +204,14 @@ def test_a_reply_is_held_back_when_the_seller_wrote_meanwhile(ticket, desk, app,
     response = desk_reply(desk, ticket, "我的草稿回复", seen, htmx=htmx)
     assert response.status_code == 409
     assert ticket_rows() == before and "我的草稿回复" not in bodies()
-    assert fresh(ticket).status == ticketing.WAITING_SUPPORT
+    assert fresh(ticket).status == TicketStatus.WAITING_SUPPORT
     assert message_bodies(section(response.text, "arrived")) == ["补充：订单号 123456"]
     assert textarea(response.text, "message") == "我的草稿回复"
     assert seen_message_id(response.text) == arrived.id
     assert "Send anyway" in response.text
     again = desk_reply(desk, ticket, "我的草稿回复", seen_message_id(response.text), htmx=htmx)
     assert again.status_code in (200, 303)
-    assert bodies()[-1] == "我的草稿回复" and fresh(ticket).status == ticketing.WAITING_SELLER
+    assert bodies()[-1] == "我的草稿回复" and fresh(ticket).status == TicketStatus.WAITING_SELLER
 
 
 def test_another_agents_reply_also_holds_a_reply_back(ticket, desk, app):
@@ -232,11 +237,11 @@ def test_own_replies_and_anyones_notes_do_not_hold_a_reply_back(ticket, desk, ap
 
 
 def test_the_rules_hold_a_reply_back_with_the_new_messages(ticket, app, owner):
-    """``ticketing.reply`` raises TicketConflict with the messages that arrived, and stores nothing."""
+    """``ticket_service.reply`` raises TicketConflict with the messages that arrived, and stores nothing."""
     agent = staff()
     first = TicketMessage.get()
     seller_message = write(app, ticket, owner[1], "新消息")
-    with pytest.raises(ticketing.TicketConflict) as conflict:
+    with pytest.raises(ticket_service.TicketConflict) as conflict:
         write(app, ticket, agent, "盲答", seen_message_id=first.id)
     assert [message.id for message in conflict.value.messages] == [seller_message.id]
     assert "盲答" not in bodies()
@@ -279,35 +284,36 @@ def test_assigning_takes_the_ticket(ticket, desk, agent_and_desk):
 
 def test_status_changes_move_the_clock(ticket, desk):
     """Waiting for the seller pauses the clock, taking it back resumes it; each change is audit-logged."""
-    assert desk.post(f"/desk/tickets/{ticket.id}/status", data={"status": ticketing.WAITING_SELLER},
+    assert desk.post(f"/desk/tickets/{ticket.id}/status", data={"status": TicketStatus.WAITING_SELLER},
                      headers=HX).status_code == 200
-    assert fresh(ticket).status == ticketing.WAITING_SELLER and fresh(ticket).paused_at is not None
-    response = desk.post(f"/desk/tickets/{ticket.id}/status", data={"status": ticketing.WAITING_SUPPORT})
+    assert fresh(ticket).status == TicketStatus.WAITING_SELLER and fresh(ticket).paused_at is not None
+    response = desk.post(f"/desk/tickets/{ticket.id}/status", data={"status": TicketStatus.WAITING_SUPPORT})
     assert response.status_code == 303
-    assert fresh(ticket).status == ticketing.WAITING_SUPPORT and fresh(ticket).paused_at is None
-    desk.post(f"/desk/tickets/{ticket.id}/status", data={"status": ticketing.RESOLVED}, headers=HX)
-    assert fresh(ticket).status == ticketing.RESOLVED
-    details = [audit.details_of(entry) for entry in AuditLog.select().where(AuditLog.ticket_id == ticket.id)
+    assert fresh(ticket).status == TicketStatus.WAITING_SUPPORT and fresh(ticket).paused_at is None
+    desk.post(f"/desk/tickets/{ticket.id}/status", data={"status": TicketStatus.RESOLVED}, headers=HX)
+    assert fresh(ticket).status == TicketStatus.RESOLVED
+    details = [audit_service.details_of(entry) for entry in AuditLog.select().where(AuditLog.ticket_id == ticket.id)
                .order_by(AuditLog.id)]
     assert [(entry["previous"], entry["status"]) for entry in details] == [
-        (ticketing.WAITING_SUPPORT, ticketing.WAITING_SELLER), (ticketing.WAITING_SELLER, ticketing.WAITING_SUPPORT),
-        (ticketing.WAITING_SUPPORT, ticketing.RESOLVED)]
+        (TicketStatus.WAITING_SUPPORT, TicketStatus.WAITING_SELLER),
+        (TicketStatus.WAITING_SELLER, TicketStatus.WAITING_SUPPORT),
+        (TicketStatus.WAITING_SUPPORT, TicketStatus.RESOLVED)]
 
 
 def test_an_unknown_status_is_refused(ticket, desk):
     """A status that does not exist answers 400 and changes nothing."""
     assert desk.post(f"/desk/tickets/{ticket.id}/status", data={"status": "CLOSED"}).status_code == 400
-    assert fresh(ticket).status == ticketing.WAITING_SUPPORT and ticket_audit(ticket) == []
+    assert fresh(ticket).status == TicketStatus.WAITING_SUPPORT and ticket_audit(ticket) == []
 
 
 def test_every_desk_action_on_a_ticket_is_audit_logged_with_it(app, desk, owner):
     """Reply, note, status, assignment and the dispute decision each write an audit row with the ticket id."""
     dispute = Dispute.create(shop=owner[0], order_number="6928374651029384756", complaint="商品破损",
                              status="PLATFORM_REVIEW")
-    ticket = open_ticket(app, *owner, category=ticketing.DISPUTE_ESCALATION, dispute_id=dispute.id)
+    ticket = open_ticket(app, *owner, category=TicketCategory.DISPUTE_ESCALATION, dispute_id=dispute.id)
     desk_reply(desk, ticket, "reply", seen_on_page(desk, ticket))
     desk.post(f"/desk/tickets/{ticket.id}/note", data={"note": "note"})
-    desk.post(f"/desk/tickets/{ticket.id}/status", data={"status": ticketing.WAITING_SUPPORT})
+    desk.post(f"/desk/tickets/{ticket.id}/status", data={"status": TicketStatus.WAITING_SUPPORT})
     desk.post(f"/desk/tickets/{ticket.id}/assign")
     desk.post(f"/desk/tickets/{ticket.id}/dispute", data={"outcome": "平台判定：买家退货退款"})
     assert ticket_audit(ticket) == ["ticket.reply", "ticket.note", "ticket.status", "ticket.assign",
@@ -344,7 +350,7 @@ def test_desk_ticket_urls_are_404_for_sellers(app, owner):
         assert client.get(url).status_code == 404, url
         assert client.get(url, headers=HX).status_code == 404, url
     for action, data in (("reply", {"message": "x", "seen_message_id": "99"}), ("note", {"note": "x"}),
-                         ("status", {"status": ticketing.RESOLVED}), ("assign", {}), ("dispute", {"outcome": "x"})):
+                         ("status", {"status": TicketStatus.RESOLVED}), ("assign", {}), ("dispute", {"outcome": "x"})):
         assert client.post(f"{base}/{action}", data=data).status_code == 404, action
     assert (ticket_rows(), AuditLog.select().count(), fresh(ticket).version) == before
 
@@ -353,7 +359,7 @@ def test_finance_may_reply_but_not_decide_disputes(app, owner):
     """Finance answers tickets (money questions) but a dispute decision is an agent's (403)."""
     dispute = Dispute.create(shop=owner[0], order_number="1", complaint="x", status="PLATFORM_REVIEW")
     ticket = open_ticket(app, *owner, dispute_id=dispute.id)
-    finance = signed_in(app, staff(FINANCE))
+    finance = signed_in(app, staff(Role.FINANCE))
     assert desk_reply(finance, ticket, "打款已安排", seen_on_page(finance, ticket)).status_code == 200
     assert finance.post(f"/desk/tickets/{ticket.id}/dispute", data={"outcome": "x"}).status_code == 403
     assert Dispute.get_by_id(dispute.id).status == "PLATFORM_REVIEW"

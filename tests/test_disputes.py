@@ -2,12 +2,15 @@
 import datetime
 
 import pytest
-from desk_helpers import text_of
-from factories import Page, check_codes, days_ago, ready_seller
-from ticket_helpers import HX, agent_client, assert_escaped, open_ticket, signed_in, xss
 
-from portal import audit, ticketing
-from portal.models import AuditLog, Dispute, Ticket
+from portal.audit import service as audit_service
+from portal.audit.models import AuditLog
+from portal.core.vocabulary import TicketCategory, TicketStatus
+from portal.disputes.models import Dispute
+from portal.tickets.models import Ticket
+from tests.desk_helpers import text_of
+from tests.factories import Page, check_codes, days_ago, ready_seller
+from tests.ticket_helpers import HX, agent_client, assert_escaped, open_ticket, signed_in, xss
 
 ORDER = "6928374651029384756"
 COMPLAINT = "买家称收到的商品已过期，要求退款并赔偿。"
@@ -59,7 +62,7 @@ def blocked_by_disputes(client):
 
 def dispute_audits():
     """The dispute decisions in the audit log, with their details."""
-    return [(entry, audit.details_of(entry)) for entry in
+    return [(entry, audit_service.details_of(entry)) for entry in
             AuditLog.select().where(AuditLog.action == "dispute.resolve").order_by(AuditLog.id)]
 
 
@@ -153,8 +156,8 @@ def test_asking_the_platform_opens_a_linked_ticket(seller_client, dispute):
     ticket = Ticket.get()
     assert response.status_code == 303 and response.headers["Location"] == f"/tickets/{ticket.id}"
     assert fresh(dispute).status == "PLATFORM_REVIEW"
-    assert (ticket.category, ticket.dispute_id, ticket.status) == (ticketing.DISPUTE_ESCALATION, dispute.id,
-                                                                   ticketing.WAITING_SUPPORT)
+    assert (ticket.category, ticket.dispute_id, ticket.status) == (TicketCategory.DISPUTE_ESCALATION, dispute.id,
+                                                                   TicketStatus.WAITING_SUPPORT)
     assert ORDER in ticket.subject
     page = seller_client.get(f"/tickets/{ticket.id}").text
     assert "The platform will look at the dispute. Add your evidence to the ticket." in page

@@ -6,20 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal import eligibility
-from portal.eligibility import (
-    BLOCKING,
-    FULL_EXIT,
-    SURPLUS,
-    WARNING,
-    PayeeFacts,
-    Policy,
-    ShopFacts,
-    evaluate,
-    is_blocked,
-    normalise_name,
-)
-from portal.ledger import Figures
+from portal.core.vocabulary import CheckLevel, RefundKind
+from portal.deposit.ledger import Figures
+from portal.refunds import prechecks
+from portal.refunds.prechecks import PayeeFacts, Policy, ShopFacts, evaluate, is_blocked, normalise_name
+
+SURPLUS, FULL_EXIT = RefundKind
+BLOCKING, WARNING, INFO = CheckLevel
+
+
 
 # No example database: the tests must leave nothing behind in the work tree.
 PROPERTY = settings(max_examples=200, deadline=None, database=None)
@@ -150,7 +145,7 @@ def test_quiet_period_is_a_warning_that_names_its_end():
     checks = evaluate(clean(last_order_at=NOW - 40 * DAY), FULL_EXIT, POLICY)
     assert not is_blocked(checks)
     assert checks[0].params["moment"] == NOW + 50 * DAY
-    assert eligibility.quiet_period_ends(clean(last_order_at=None), POLICY) is None
+    assert prechecks.quiet_period_ends(clean(last_order_at=None), POLICY) is None
 
 
 def test_banned_shop_is_not_told_nothing_is_refundable():
@@ -220,7 +215,7 @@ def test_findings_are_ordered_unique_and_decide_blocking(facts, kind):
     """For any shop: blockers first, each code once, and blocked exactly when a blocker is present."""
     checks = evaluate(facts, kind, POLICY)
     levels = [check.level for check in checks]
-    assert levels == sorted(levels, key=[BLOCKING, WARNING, eligibility.INFO].index)
+    assert levels == sorted(levels, key=[BLOCKING, WARNING, INFO].index)
     assert len({check.code for check in checks}) == len(checks)
     assert is_blocked(checks) == (BLOCKING in levels)
     found = {check.code for check in checks}

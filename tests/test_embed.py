@@ -12,13 +12,20 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from babel.dates import format_date
-from factories import Page, make_shop
-from widget_helpers import ORIGINS, load_demo, make_widget, open_request, public_urls, shop_of, token_of
 
-from portal import create_app, refunding, widgeting, workflow
-from portal.db import utcnow
-from portal.embed import is_public_widget_path
-from portal.models import PayeeAccount, RefundRequest, User, Widget
+from portal import create_app
+from portal.accounts.models import User
+from portal.core.clock import utcnow
+from portal.core.vocabulary import Actor, RefundState
+from portal.payee.models import PayeeAccount
+from portal.refunds import service as refund_service
+from portal.refunds.models import RefundRequest
+from portal.web.security import is_sessionless
+from portal.widgets import service as widget_service
+from portal.widgets import tokens
+from portal.widgets.models import Widget
+from tests.factories import Page, make_shop
+from tests.widget_helpers import ORIGINS, load_demo, make_widget, open_request, public_urls, shop_of, token_of
 
 ALLOWED = ORIGINS[0]
 # The moment the rate-limit tests freeze the limiter's clock at: half a minute to the next window.
@@ -54,14 +61,14 @@ def csp(response):
     return dict((part.split(" ", 1) + [""])[:2] for part in directives if part)
 
 
-def act(refund_id, target, role=workflow.AGENT, username="agent", **details):
+def act(refund_id, target, role=Actor.AGENT, username="agent", **details):
     """Move a request as support (or finance) would, through the portal's own transition."""
-    return refunding.transition(refund_id, target, User.get(User.username == username), role, **details)
+    return refund_service.transition(refund_id, target, User.get(User.username == username), role, **details)
 
 
 def reject(refund_id):
     """Support rejects a request (a final state)."""
-    return act(refund_id, workflow.REJECTED, reason_code="PENDING_COMPLAINT", seller_message="有一笔投诉尚未结案。")
+    return act(refund_id, RefundState.REJECTED, reason_code="PENDING_COMPLAINT", seller_message="有一笔投诉尚未结案。")
 
 
 # --- which tokens work -----------------------------------------------------------------------------
@@ -104,7 +111,7 @@ def signature_flipped(app, widget, token):
 
 def other_key(app, widget, token):
     """A well-formed token for this widget signed with another secret key."""
-    return widgeting.make_token("not-the-portal-key", widget)
+    return tokens.make_token("not-the-portal-key", widget)
 
 
 def other_widget_forged(app, widget, token):
@@ -218,12 +225,13 @@ def test_each_widget_lists_only_its_own_sites(app, client, demo):
     assert csp(client.get(f"/embed/{second}"))["frame-ancestors"] == "'self' https://two.example.com"
 
 
-def test_which_paths_are_public_widget_routes():
+def test_which_paths_are_public_widget_routes(app):
     """The widget routes (and only they) are the ones without session and with their own framing."""
-    for path in ("/embed/abc", "/embed/abc/status", "/embed.js", "/api/v1/status/abc", "/badge/abc.svg"):
-        assert is_public_widget_path(path), path
-    for path in ("/widgets", "/deposit", "/login", "/refunds/1", "/desk", "/api/v1/other", "/static/js/widget.js"):
-        assert not is_public_widget_path(path), path
+    with app.app_context():
+        for path in ("/embed/abc", "/embed/abc/status", "/embed.js", "/api/v1/status/abc", "/badge/abc.svg"):
+            assert is_sessionless(path), path
+        for path in ("/widgets", "/deposit", "/login", "/refunds/1", "/desk", "/api/v1/other", "/static/js/widget.js"):
+            assert not is_sessionless(path), path
 
 
 # --- what the widget shows ---------------------------------------------------------------------------
@@ -270,7 +278,7 @@ def test_the_detailed_widget_adds_the_amount_only(app, client, demo):
 def test_the_detailed_widget_shows_the_approved_amount_once_approved(app, client, demo):
     """After approval the amount shown is the approved one."""
     refund = open_request("seller-review")
-    act(refund.id, workflow.APPROVED, approved_fen=100_000)
+    act(refund.id, RefundState.APPROVED, approved_fen=100_000)
     _, token = widget_and_token(app, variant="DETAILED")
     assert client.get(f"/api/v1/status/{token}").get_json()["amount_fen"] == 100_000
     assert "¥1,000.00" in body(client.get(f"/embed/{token}"))
@@ -311,10 +319,10 @@ def test_a_latest_widget_follows_the_new_request_after_the_old_one_ends(app, cli
     assert Page(body(client.get(f"/embed/{latest}"))).find(data_refund_state=True)["data-refund-state"] == "REJECTED"
     ended_version = client.get(f"/embed/{latest}").headers["X-Widget-Version"]
     new = RefundRequest.create(shop=shop_of("seller-review"), kind="SURPLUS", requested_fen=50_000,
-                               state=workflow.UNDER_REVIEW, idempotency_key=uuid.uuid4().hex)
+                               state=RefundState.UNDER_REVIEW, idempotency_key=uuid.uuid4().hex)
     refreshed = client.get(f"/embed/{latest}/status", query_string={"v": ended_version})
     assert refreshed.status_code == 200
-    assert f'data-refund-state="{workflow.UNDER_REVIEW}"' in body(refreshed)
+    assert f'data-refund-state="{RefundState.UNDER_REVIEW}"' in body(refreshed)
     assert refreshed.headers["X-Widget-Final"] == "0"
     assert client.get(f"/api/v1/status/{latest}").get_json()["state"] == "UNDER_REVIEW"
     assert client.get(f"/api/v1/status/{pinned}").get_json()["state"] == "REJECTED"
@@ -350,7 +358,7 @@ def test_refresh_brings_the_new_state_and_version_after_a_change(app, client, de
     _, token = widget_and_token(app)
     before = client.get(f"/embed/{token}").headers
     assert int(before["X-Widget-Interval"]) == app.config["POLL_SLOW_SECONDS"]
-    act(refund.id, workflow.APPROVED)
+    act(refund.id, RefundState.APPROVED)
     response = client.get(f"/embed/{token}/status", query_string={"v": before["X-Widget-Version"], "lang": "en"})
     assert response.status_code == 200
     assert response.headers["X-Widget-Version"] != before["X-Widget-Version"]
@@ -443,7 +451,7 @@ def test_json_etag_gives_304_until_the_state_changes(app, client, demo):
     assert cached.headers["ETag"] == etag
     assert cached.headers["Access-Control-Allow-Origin"] == ALLOWED
     assert cached.headers["Cache-Control"] == "no-cache"
-    act(refund.id, workflow.APPROVED)
+    act(refund.id, RefundState.APPROVED)
     changed = client.get(url, headers={"If-None-Match": etag})
     assert changed.status_code == 200
     assert changed.headers["ETag"] != etag
@@ -486,7 +494,7 @@ def test_the_badge_changes_with_the_stage(app, client, demo):
 @pytest.fixture
 def frozen_clock(monkeypatch):
     """The limiter's clock stands still half way through a minute, so no test straddles two windows."""
-    monkeypatch.setattr(widgeting, "utcnow", lambda: FROZEN)
+    monkeypatch.setattr(widget_service, "utcnow", lambda: FROZEN)
     return FROZEN
 
 
@@ -543,10 +551,10 @@ def test_the_next_minute_starts_afresh(app, client, demo, monkeypatch):
     """A widget limited in one minute answers again in the next."""
     app.config["WIDGET_RATE_PER_TOKEN"] = 1
     _, token = widget_and_token(app)
-    monkeypatch.setattr(widgeting, "utcnow", lambda: FROZEN)
+    monkeypatch.setattr(widget_service, "utcnow", lambda: FROZEN)
     assert client.get(f"/embed/{token}").status_code == 200
     assert client.get(f"/embed/{token}").status_code == 429
-    monkeypatch.setattr(widgeting, "utcnow", lambda: FROZEN + datetime.timedelta(seconds=30))
+    monkeypatch.setattr(widget_service, "utcnow", lambda: FROZEN + datetime.timedelta(seconds=30))
     assert client.get(f"/embed/{token}").status_code == 200
 
 

@@ -10,7 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from ticket_helpers import (
+
+from portal.tickets import evidence
+from tests.ticket_helpers import (
     APPENDED_PAYLOAD,
     CAMERA_MAKE,
     CAMERA_MODEL,
@@ -25,8 +27,6 @@ from ticket_helpers import (
     jpeg_with_exif,
     pdf,
 )
-
-from portal import evidence
 
 LIMIT = 1024 * 1024
 MAGIC = {"jpeg": b"\xff\xd8\xff", "png": b"\x89PNG\r\n\x1a\n", "webp": b"RIFF\x00\x00\x00\x00WEBP", "pdf": b"%PDF-"}

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from portal import workflow
-from portal.db import db
-from portal.models import User
-from portal.web import state_label
+from portal.accounts.models import User
+from portal.core.db import db
+from portal.core.vocabulary import RefundState
+from portal.refunds.labels import state_label
 
 # tools/ is not a package: load the script the way `python tools/i18n.py check` runs it.
 TOOL = Path(__file__).resolve().parent.parent / "tools" / "i18n.py"
@@ -25,8 +25,8 @@ PAGE = {
     "en": {"html": '<html lang="en">', "shows": ("Deposit", "Refundable now"), "not": "当前可退金额",
            "switch": 'href="/lang/zh_CN?next=/deposit"'},
 }
-# DESIGN.md, "The refund request": the seller-facing Chinese label of every state.
-DESIGN_STATE_LABELS = {
+# docs/design.md, "Refund requests: states and transitions": the seller-facing Chinese label of every state.
+DESIGNED_STATE_LABELS = {
     "SUBMITTED": "已提交", "WAITING_PERIOD": "公示期", "UNDER_REVIEW": "审核中",
     "APPROVED": "审核通过，待打款", "PAYOUT_PROCESSING": "打款中", "COMPLETED": "已退还",
     "NEEDS_INFO": "待您补充材料", "REJECTED": "已驳回", "CANCELLED": "已撤销", "ON_HOLD": "暂停处理",
@@ -52,9 +52,9 @@ def test_placeholder_check_catches_lost_and_invented_names():
 
 
 def test_state_labels_are_the_designed_ones(app):
-    """Chinese (the default) shows exactly the state labels DESIGN.md names."""
+    """Chinese (the default) shows exactly the state labels docs/design.md names."""
     with app.test_request_context("/"):
-        assert {state: state_label(state) for state in workflow.STATES} == DESIGN_STATE_LABELS
+        assert {state: state_label(state) for state in tuple(RefundState)} == DESIGNED_STATE_LABELS
 
 
 @pytest.fixture

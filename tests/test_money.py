@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal.money import AmountError, fen_to_yuan_text, format_fen, parse_yuan
+from portal.core.money import AmountError, fen_to_yuan_text, format_fen, parse_yuan
 
 # No example database: the tests must leave nothing behind in the work tree.
 PROPERTY = settings(max_examples=200, deadline=None, database=None)

@@ -2,7 +2,11 @@
 from urllib.parse import urlsplit
 
 import pytest
-from factories import (
+
+from portal.core.vocabulary import EntryType, Role
+from portal.payee.models import PayeeAccount, PayeeChange
+from portal.shops.models import Shop
+from tests.factories import (
     ACCOUNT_NUMBER,
     ENTITY,
     Page,
@@ -18,9 +22,6 @@ from factories import (
     sign_in,
 )
 
-from portal import ledger
-from portal.models import AGENT, PayeeAccount, PayeeChange, Shop
-
 NEW_NUMBER = "6222 0200 0000 1111"
 
 
@@ -29,7 +30,7 @@ def seller(app):
     """A seller with a complete shop and payee details changed long ago."""
     shop = make_shop()
     add_category(shop, 200_000)
-    add_entry(shop, ledger.TOP_UP, 500_000)
+    add_entry(shop, EntryType.TOP_UP, 500_000)
     add_payee(shop)
     return make_user("seller-a", shop=shop)
 
@@ -175,7 +176,7 @@ def test_profile_contact_is_saved_and_checked(signed_in, seller):
 def test_staff_get_404_and_anonymous_visitors_sign_in(client, app):
     """Payee pages belong to sellers: staff get 404, anonymous visitors go to /login."""
     assert urlsplit(client.get("/payee").headers["Location"]).path == "/login"
-    sign_in(client, make_user("agent-1", role=AGENT))
+    sign_in(client, make_user("agent-1", role=Role.AGENT))
     assert client.get("/payee").status_code == 404
     assert client.post("/payee", data=payee_form()).status_code == 404
     assert PayeeChange.select().count() == 0
@@ -183,8 +184,8 @@ def test_staff_get_404_and_anonymous_visitors_sign_in(client, app):
 
 def test_contact_email_is_kept_for_notifications_in_the_current_language(app, client, auth, demo_data):
     """Saving the contact with an e-mail stores it on the seller's account with the language in use."""
-    from portal.db import db
-    from portal.models import User
+    from portal.accounts.models import User
+    from portal.core.db import db
 
     auth.login("seller-ok")
     client.set_cookie("lang", "en")

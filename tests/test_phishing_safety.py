@@ -4,15 +4,18 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from desk_helpers import request_in
 from flask_babel import force_locale, gettext
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ticket_helpers import HX, Page, agent_client, open_ticket, seller, signed_in, staff, write
 
-from portal import create_app, risks, workflow
-from portal.models import Dispute, Notification
-from portal.web import message_text
+from portal import create_app
+from portal.core.vocabulary import RefundState
+from portal.disputes.models import Dispute
+from portal.notifications.models import Notification
+from portal.risk import service as risk_service
+from portal.web.text import message_text
+from tests.desk_helpers import request_in
+from tests.ticket_helpers import HX, Page, agent_client, open_ticket, seller, signed_in, staff, write
 
 NOTICE = "Support never asks for your password, verification codes or payments through links."
 NOTE_MARKER = "NOTE-MARKER-7f3a9c"
@@ -203,15 +206,15 @@ def seller_responses(client, refund, ticket):
 def test_internal_notes_rationales_and_transition_notes_never_reach_the_seller(app):
     """Notes, a flag's rationale, a clearing reason and a transition's internal note appear on no seller page."""
     agent, desk = agent_client(app)
-    refund, shop, owner = request_in(workflow.ON_HOLD, agent=agent, internal_note=TRANSITION_MARKER)
+    refund, shop, owner = request_in(RefundState.ON_HOLD, agent=agent, internal_note=TRANSITION_MARKER)
     ticket = open_ticket(app, shop, owner, refund_request_id=refund.id)
     write(app, ticket, agent, f"internal: {NOTE_MARKER}", internal=True)
     desk.post(f"/desk/tickets/{ticket.id}/note", data={"note": f"second note {NOTE_MARKER}"})
     write(app, ticket, staff(), "您好，我们正在核实。")  # a public reply between the notes
-    risks.raise_flag(shop.id, agent, "FAKE_ORDERS", "HIGH", "BLOCKS", "异常交易复核中。", RATIONALE_MARKER,
+    risk_service.raise_flag(shop.id, agent, "FAKE_ORDERS", "HIGH", "BLOCKS", "异常交易复核中。", RATIONALE_MARKER,
                      "请上传发货记录。")
-    cleared = risks.raise_flag(shop.id, agent, "OLD_CHECK", "LOW", "NONE", "旧的提示。", RATIONALE_MARKER)
-    risks.clear_flag(cleared.id, agent, CLEAR_MARKER)
+    cleared = risk_service.raise_flag(shop.id, agent, "OLD_CHECK", "LOW", "NONE", "旧的提示。", RATIONALE_MARKER)
+    risk_service.clear_flag(cleared.id, agent, CLEAR_MARKER)
     Dispute.create(shop=shop, order_number="6928374651029384756", complaint="买家投诉")
 
     for language in ("en", "zh_CN"):

@@ -4,7 +4,14 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
-from factories import (
+
+from portal.accounts.models import User
+from portal.core.vocabulary import EntryType, RefundState, Role
+from portal.deposit.models import LedgerEntry
+from portal.disputes.models import Dispute
+from portal.refunds.models import RefundEvent, RefundRequest
+from portal.risk.models import Arrear, Violation
+from tests.factories import (
     Page,
     add_entry,
     add_payee,
@@ -22,9 +29,6 @@ from factories import (
     sign_in,
     use_cheap_hashing,
 )
-
-from portal import ledger, workflow
-from portal.models import AGENT, FINANCE, Arrear, Dispute, LedgerEntry, RefundEvent, RefundRequest, User, Violation
 
 BAD_AMOUNTS = ["-1", "0", "1.234", "1e5", "", "¥100", "99999999999999", "abc"]
 
@@ -164,10 +168,10 @@ def test_success_holds_the_amount_and_lands_on_the_request(client, applicant):
     refund = created_request(response)
     assert refund.shop_id == applicant.shop_id and refund.created_by_id == applicant.id
     holds = list(LedgerEntry.select().where(LedgerEntry.refund_request == refund.id))
-    assert [(entry.entry_type, entry.amount_fen) for entry in holds] == [(ledger.REFUND_HOLD, 123_456)]
+    assert [(entry.entry_type, entry.amount_fen) for entry in holds] == [(EntryType.REFUND_HOLD, 123_456)]
     events = [(event.from_state, event.to_state) for event in
               RefundEvent.select().where(RefundEvent.request == refund.id).order_by(RefundEvent.id)]
-    assert events[:2] == [(None, workflow.SUBMITTED), (workflow.SUBMITTED, workflow.UNDER_REVIEW)]
+    assert events[:2] == [(None, RefundState.SUBMITTED), (RefundState.SUBMITTED, RefundState.UNDER_REVIEW)]
     page = Page(client.get(response.headers["Location"]).text)
     assert page.find(data_refund_state=True)["data-refund-state"] == "UNDER_REVIEW"
     assert page.find(data_figure="held").text == "¥1,234.56"
@@ -266,25 +270,25 @@ def test_demo_seller_ok_can_apply(demo_data, client):
     sign_in(client, User.get(User.username == "seller-ok"))
     assert check_codes(client.get("/refunds/new").text) == []
     refund = created_request(apply(client, amount="1000"))
-    assert refund.state == workflow.UNDER_REVIEW
+    assert refund.state == RefundState.UNDER_REVIEW
     assert 'data-refund-state="UNDER_REVIEW"' in client.get(f"/refunds/{refund.id}").text
 
 
 def test_full_exit_takes_everything_and_waits(client, app):
     """An exit-ready shop applies for a full exit: everything available is held, the request waits."""
     shop, user = ready_seller(exit_notice_at=days_ago(45), last_order_at=days_ago(40))
-    add_entry(shop, ledger.FREEZE, 10_000)
-    add_entry(shop, ledger.UNFREEZE, 10_000)
+    add_entry(shop, EntryType.FREEZE, 10_000)
+    add_entry(shop, EntryType.UNFREEZE, 10_000)
     sign_in(client, user)
     html = client.get("/refunds/new?kind=FULL_EXIT").text
     assert check_codes(html) == ["QUIET_PERIOD"]  # a warning: the seller may submit now
     assert not Page(html).find("button", type="submit").has("disabled")
     refund = created_request(apply(client, kind="FULL_EXIT", amount=""))
-    assert (refund.kind, refund.requested_fen, refund.state) == ("FULL_EXIT", 500_000, workflow.WAITING_PERIOD)
+    assert (refund.kind, refund.requested_fen, refund.state) == ("FULL_EXIT", 500_000, RefundState.WAITING_PERIOD)
     # Review starts when the 90-day quiet period after the last order ends.
     assert refund.review_starts_at == shop.last_order_at + datetime.timedelta(days=90)
     hold = LedgerEntry.get(LedgerEntry.refund_request == refund.id)
-    assert (hold.entry_type, hold.amount_fen) == (ledger.REFUND_HOLD, 500_000)
+    assert (hold.entry_type, hold.amount_fen) == (EntryType.REFUND_HOLD, 500_000)
     assert 'data-refund-state="WAITING_PERIOD"' in client.get(f"/refunds/{refund.id}").text
 
 
@@ -304,13 +308,13 @@ def test_every_finding_links_to_a_page_where_it_is_fixed(client, app):
     """With everything wrong at once, each finding has a message and a link to an existing page and section."""
     shop = make_shop(contact_name="", unfinished_orders=1, open_after_sales=1, last_order_at=days_ago(3))
     user = make_user("seller-a", shop=shop)
-    add_entry(shop, ledger.TOP_UP, 100_000)
-    add_entry(shop, ledger.FREEZE, 20_000)
+    add_entry(shop, EntryType.TOP_UP, 100_000)
+    add_entry(shop, EntryType.FREEZE, 20_000)
     add_payee(shop, holder_name="王小明")
     Violation.create(shop=shop, code="X", description="违规")
     Dispute.create(shop=shop, order_number="1", complaint="投诉")
     Arrear.create(shop=shop, amount_fen=15_000, reason="欠费")
-    RefundRequest.create(shop=shop, kind="SURPLUS", requested_fen=1, state=workflow.UNDER_REVIEW,
+    RefundRequest.create(shop=shop, kind="SURPLUS", requested_fen=1, state=RefundState.UNDER_REVIEW,
                          idempotency_key=uuid.uuid4().hex)
     client.set_cookie("lang", "en")
     sign_in(client, user)
@@ -356,7 +360,7 @@ def test_list_shows_only_own_requests_newest_first(demo_data, client):
 def test_another_sellers_request_is_not_found(client, applicant):
     """Someone else's request answers 404 exactly like one that does not exist, as page and fragment."""
     other_shop, other = ready_seller(username="seller-b")
-    theirs = RefundRequest.create(shop=other_shop, kind="SURPLUS", requested_fen=100, state=workflow.UNDER_REVIEW,
+    theirs = RefundRequest.create(shop=other_shop, kind="SURPLUS", requested_fen=100, state=RefundState.UNDER_REVIEW,
                                   idempotency_key=uuid.uuid4().hex)
     missing = client.get("/refunds/999999")
     for headers in ({}, htmx_headers("#refund-status")):
@@ -373,11 +377,11 @@ def test_an_absurd_request_id_is_not_found(client, applicant):
         assert client.get(url).status_code == 404, url
 
 
-@pytest.mark.parametrize("role", [AGENT, FINANCE])
+@pytest.mark.parametrize("role", [Role.AGENT, Role.FINANCE])
 def test_staff_get_404_on_seller_pages(client, app, role):
     """Support and finance staff are not sellers: every seller refund page answers 404."""
     shop, seller = ready_seller()
-    refund = RefundRequest.create(shop=shop, kind="SURPLUS", requested_fen=100, state=workflow.UNDER_REVIEW,
+    refund = RefundRequest.create(shop=shop, kind="SURPLUS", requested_fen=100, state=RefundState.UNDER_REVIEW,
                                   idempotency_key=uuid.uuid4().hex)
     sign_in(client, make_user("staff-1", role=role))
     for url in ("/refunds", "/refunds/new", f"/refunds/{refund.id}"):

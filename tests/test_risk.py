@@ -2,22 +2,21 @@
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from desk_helpers import REJECT_MESSAGE, request_in, text_of
-from factories import Page, check_codes, ready_seller, sign_in, use_cheap_hashing
-from ticket_helpers import agent_client, assert_escaped, signed_in, staff, ticket_form, xss
 
-from portal import audit, ledger, refunding, risks, workflow
-from portal.models import (
-    FINANCE,
-    AuditLog,
-    LedgerEntry,
-    RefundEvent,
-    RefundRequest,
-    RiskFlag,
-    Shop,
-    Ticket,
-    User,
-)
+from portal.accounts.models import User
+from portal.audit import service as audit_service
+from portal.audit.models import AuditLog
+from portal.core.vocabulary import EntryType, RefundState, Role
+from portal.deposit.models import LedgerEntry
+from portal.refunds import service as refund_service
+from portal.refunds.models import RefundEvent, RefundRequest
+from portal.risk import service as risk_service
+from portal.risk.models import RiskFlag
+from portal.shops.models import Shop
+from portal.tickets.models import Ticket
+from tests.desk_helpers import REJECT_MESSAGE, request_in, text_of
+from tests.factories import Page, check_codes, ready_seller, sign_in, use_cheap_hashing
+from tests.ticket_helpers import agent_client, assert_escaped, signed_in, staff, ticket_form, xss
 
 SELLER_TEXT = "您的店铺近期存在异常交易，退款需人工复核。"
 HOW_TO_FIX = "请上传最近 30 天的发货记录。"
@@ -28,7 +27,7 @@ BAN_REASON = "staff-only ban reason: 3 counterfeit reports, case B-77"
 
 @pytest.fixture(autouse=True)
 def cheap_hashing(monkeypatch):
-    """Cheap password hashes for the demo accounts."""
+    """Cheap password hashes for the demo account_service."""
     use_cheap_hashing(monkeypatch)
 
 
@@ -87,7 +86,7 @@ def banners(html):
 
 def audit_rows(action):
     """The audit entries of one action, oldest first, with their details."""
-    return [(entry, audit.details_of(entry)) for entry in
+    return [(entry, audit_service.details_of(entry)) for entry in
             AuditLog.select().where(AuditLog.action == action).order_by(AuditLog.id)]
 
 
@@ -125,8 +124,8 @@ def test_a_bad_flag_is_refused_with_nothing_written(desk, shop_and_seller):
 def test_finance_and_sellers_cannot_raise_clear_or_ban(app, shop_and_seller, seller_client):
     """Finance is told it may not (403); a seller does not even find the desk (404); nothing is written."""
     shop, _seller = shop_and_seller
-    flag = risks.raise_flag(shop.id, None, "X", "LOW", "NONE", "x", "x")
-    finance = signed_in(app, staff(FINANCE))
+    flag = risk_service.raise_flag(shop.id, None, "X", "LOW", "NONE", "x", "x")
+    finance = signed_in(app, staff(Role.FINANCE))
     for client, status in ((finance, 403), (seller_client, 404)):
         assert raise_flag(client, shop).status_code == status
         assert clear_flag(client, shop, flag).status_code == status
@@ -282,7 +281,7 @@ def test_banning_a_shop_stops_its_running_request_as_forfeited(demo_data):
     app = demo_data
     shop = Shop.get(Shop.name == "青禾家居")
     refund = RefundRequest.get(RefundRequest.shop == shop.id)
-    assert refund.state == workflow.UNDER_REVIEW and refunding.held_for(refund.id) > 0
+    assert refund.state == RefundState.UNDER_REVIEW and refund_service.held_for(refund.id) > 0
     desk = app.test_client()
     desk.set_cookie("lang", "en")
     sign_in(desk, User.get(User.username == "agent"))
@@ -295,18 +294,18 @@ def test_banning_a_shop_stops_its_running_request_as_forfeited(demo_data):
                                                                             BAN_REASON)
     events = list(RefundEvent.select().where(RefundEvent.request == refund.id).order_by(RefundEvent.id))
     assert [(event.from_state, event.to_state, event.reason_code, event.seller_message) for event in events[-2:]] == [
-        (workflow.UNDER_REVIEW, workflow.ON_HOLD, "ACCOUNT_BANNED", FORFEIT_MESSAGE),
-        (workflow.ON_HOLD, workflow.REJECTED, "ACCOUNT_BANNED", FORFEIT_MESSAGE)]
-    assert RefundRequest.get_by_id(refund.id).state == workflow.REJECTED
-    assert refunding.held_for(refund.id) == 0
+        (RefundState.UNDER_REVIEW, RefundState.ON_HOLD, "ACCOUNT_BANNED", FORFEIT_MESSAGE),
+        (RefundState.ON_HOLD, RefundState.REJECTED, "ACCOUNT_BANNED", FORFEIT_MESSAGE)]
+    assert RefundRequest.get_by_id(refund.id).state == RefundState.REJECTED
+    assert refund_service.held_for(refund.id) == 0
     assert LedgerEntry.select().where((LedgerEntry.refund_request == refund.id)
-                                      & (LedgerEntry.entry_type == ledger.REFUND_HOLD_RELEASE)).count() == 1
+                                      & (LedgerEntry.entry_type == EntryType.REFUND_HOLD_RELEASE)).count() == 1
     assert [entry.action for entry in AuditLog.select().where(AuditLog.shop == shop.id).order_by(AuditLog.id)] == [
         "shop.ban", "refund.rejected"]
 
     seller = signed_in(app, User.get(User.username == "seller-review"))
     request_page = seller.get(f"/refunds/{refund.id}").text
-    assert Page(request_page).find(data_refund_state=True)["data-refund-state"] == workflow.REJECTED
+    assert Page(request_page).find(data_refund_state=True)["data-refund-state"] == RefundState.REJECTED
     assert FORFEIT_MESSAGE in request_page
     deposit = seller.get("/deposit").text
     status = Page(deposit).find("section", id="account-status").text
@@ -331,24 +330,24 @@ def test_banning_twice_is_harmless(app, desk):
             LedgerEntry.select().count()) == before
 
 
-@pytest.mark.parametrize("state", [workflow.NEEDS_INFO, workflow.APPROVED, workflow.ON_HOLD])
+@pytest.mark.parametrize("state", [RefundState.NEEDS_INFO, RefundState.APPROVED, RefundState.ON_HOLD])
 def test_a_ban_stops_a_request_in_any_running_state(app, desk, state):
     """A request waiting for information, approved, or already on hold ends REJECTED with its hold released."""
     refund, shop, _seller = request_in(state)
     ban(desk, shop)
-    assert RefundRequest.get_by_id(refund.id).state == workflow.REJECTED
-    assert refunding.held_for(refund.id) == 0
+    assert RefundRequest.get_by_id(refund.id).state == RefundState.REJECTED
+    assert refund_service.held_for(refund.id) == 0
     last = RefundEvent.select().where(RefundEvent.request == refund.id).order_by(RefundEvent.id.desc()).get()
-    assert (last.to_state, last.reason_code, last.seller_message) == (workflow.REJECTED, "ACCOUNT_BANNED",
+    assert (last.to_state, last.reason_code, last.seller_message) == (RefundState.REJECTED, "ACCOUNT_BANNED",
                                                                      FORFEIT_MESSAGE)
 
 
 def test_a_ban_leaves_finished_requests_alone(app, desk):
     """A request that already ended stays as it was; the shop is still banned."""
-    refund, shop, _seller = request_in(workflow.REJECTED)
+    refund, shop, _seller = request_in(RefundState.REJECTED)
     events = RefundEvent.select().count()
     ban(desk, shop)
-    assert Shop.get_by_id(shop.id).banned and RefundRequest.get_by_id(refund.id).state == workflow.REJECTED
+    assert Shop.get_by_id(shop.id).banned and RefundRequest.get_by_id(refund.id).state == RefundState.REJECTED
     assert RefundEvent.select().count() == events
     assert RefundEvent.select().order_by(RefundEvent.id.desc()).get().seller_message == REJECT_MESSAGE
 

@@ -5,7 +5,13 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
-from factories import (
+
+from portal import create_app
+from portal.accounts.models import LoginAttempt
+from portal.core.vocabulary import RefundState, Role
+from portal.payee.models import PayeeChange
+from portal.refunds.models import RefundRequest
+from tests.factories import (
     PASSWORD,
     Page,
     csrf_token,
@@ -18,16 +24,13 @@ from factories import (
     sign_in,
 )
 
-from portal import create_app, workflow
-from portal.models import AGENT, LoginAttempt, PayeeChange, RefundRequest
-
 TOO_BIG = "1" * (2 * 1024 * 1024)  # twice MAX_CONTENT_LENGTH
 
 
 def seller_with_request(client):
     """Sign in a seller (English pages) who has one request under review; returns (user, request)."""
     shop, user = ready_seller(username="seller-a")
-    refund = RefundRequest.create(shop=shop, kind="SURPLUS", requested_fen=10_000, state=workflow.UNDER_REVIEW,
+    refund = RefundRequest.create(shop=shop, kind="SURPLUS", requested_fen=10_000, state=RefundState.UNDER_REVIEW,
                                   idempotency_key=uuid.uuid4().hex, created_by=user)
     client.set_cookie("lang", "en")
     sign_in(client, user)
@@ -187,16 +190,16 @@ def test_another_sellers_request_answers_404(client, app):
     """Another seller's request id is 404 to view and to cancel, and the request stays as it was."""
     other_shop, other = ready_seller(username="seller-b")
     theirs = RefundRequest.create(shop=other_shop, kind="SURPLUS", requested_fen=100,
-                                  state=workflow.UNDER_REVIEW, idempotency_key=uuid.uuid4().hex)
+                                  state=RefundState.UNDER_REVIEW, idempotency_key=uuid.uuid4().hex)
     seller_with_request(client)
     assert client.get(f"/refunds/{theirs.id}").status_code == 404
     assert client.post(f"/refunds/{theirs.id}/cancel", data={"expected_state": "UNDER_REVIEW"}).status_code == 404
-    assert RefundRequest.get_by_id(theirs.id).state == workflow.UNDER_REVIEW
+    assert RefundRequest.get_by_id(theirs.id).state == RefundState.UNDER_REVIEW
 
 
 def test_staff_cannot_use_seller_pages(client, app):
     """A support agent signed in gets 404 on every seller page."""
-    sign_in(client, make_user("agent-1", role=AGENT))
+    sign_in(client, make_user("agent-1", role=Role.AGENT))
     for url in ("/deposit", "/payee", "/refunds", "/refunds/new"):
         assert client.get(url).status_code == 404, url
 

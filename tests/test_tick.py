@@ -9,10 +9,17 @@ import pytest
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from portal import ledger, refunding, scheduler, workflow
-from portal.db import db, utcnow
-from portal.models import AGENT, Dispute, Notification, OutboxEmail, RefundEvent, RefundRequest, Shop, User
-from portal.web import state_label
+from portal.accounts.models import User
+from portal.core.clock import utcnow
+from portal.core.db import db
+from portal.core.vocabulary import Actor, EntryType, RefundState, Role
+from portal.disputes.models import Dispute
+from portal.notifications.models import Notification, OutboxEmail
+from portal.ops import tick as scheduled
+from portal.refunds import service as refund_service
+from portal.refunds.labels import state_label
+from portal.refunds.models import RefundEvent, RefundRequest
+from portal.shops.models import Shop
 from tests.factories import Page, sign_in
 from tests.workflow_helpers import (
     at_same_time,
@@ -48,7 +55,7 @@ def invoke_tick(app, runner):
 def tick(app, now=None):
     """One run of the scheduler in the app's context."""
     with database(app):
-        return scheduler.run(app.config, now=now)
+        return scheduled.run(app.config, now=now)
 
 
 def waiting_request(app):
@@ -69,7 +76,7 @@ def test_a_waiting_period_ends_into_review_when_it_is_due(app):
     early = tick(app, now=starts - MINUTE)
     assert early.reviews_started == []
     with database(app):
-        assert state_of(refund.id) == workflow.WAITING_PERIOD
+        assert state_of(refund.id) == RefundState.WAITING_PERIOD
 
     due = tick(app, now=starts)
     assert due.reviews_started == [refund.id]
@@ -78,8 +85,8 @@ def test_a_waiting_period_ends_into_review_when_it_is_due(app):
     with database(app):
         event = RefundEvent.select().where(RefundEvent.request == refund.id).order_by(RefundEvent.id.desc()).get()
         assert (event.from_state, event.to_state, event.actor_role) == (
-            workflow.WAITING_PERIOD, workflow.UNDER_REVIEW, workflow.SYSTEM)
-        assert RefundEvent.select().where(RefundEvent.to_state == workflow.UNDER_REVIEW).count() == 1
+            RefundState.WAITING_PERIOD, RefundState.UNDER_REVIEW, Actor.SYSTEM)
+        assert RefundEvent.select().where(RefundEvent.to_state == RefundState.UNDER_REVIEW).count() == 1
 
 
 def test_a_new_dispute_puts_the_request_on_hold_at_review_start(app, client):
@@ -91,14 +98,14 @@ def test_a_new_dispute_puts_the_request_on_hold_at_review_start(app, client):
     report = tick(app, now=refund.review_starts_at)
     assert report.put_on_hold == [refund.id]
     with database(app):
-        assert state_of(refund.id) == workflow.ON_HOLD
+        assert state_of(refund.id) == RefundState.ON_HOLD
         event = RefundEvent.select().where(RefundEvent.request == refund.id).order_by(RefundEvent.id.desc()).get()
         assert "OPEN_DISPUTE" in event.blocker_codes.split(",")
         assert held(refund.id) == refund.requested_fen  # on hold keeps the money set aside
     sign_in(client, seller)
     client.set_cookie("lang", "en")
     entry = Page(client.get(f"/refunds/{refund.id}").get_data(as_text=True)).find(
-        "li", data_event_state=workflow.ON_HOLD)
+        "li", data_event_state=RefundState.ON_HOLD)
     assert "Open buyer dispute" in entry.text
     assert "On hold" in entry.text
     assert "A pre-check no longer passes" in entry.text  # the reason's label, from the reason table
@@ -108,21 +115,21 @@ def test_one_failing_request_does_not_stop_the_rest_of_the_tick(app, monkeypatch
     """A step that raises is reported and skipped; the other due requests still move."""
     broken, _shop, _seller = waiting_request(app)
     healthy, _other_shop, _other_seller = waiting_request(app)
-    real_start = refunding.start_review_if_due
+    real_start = refund_service.start_review_if_due
 
     def start_review(request_id, *args, **kwargs):
         if request_id == broken.id:
             raise RuntimeError("simulated failure of one request")
         return real_start(request_id, *args, **kwargs)
 
-    monkeypatch.setattr(refunding, "start_review_if_due", start_review)
+    monkeypatch.setattr(refund_service, "start_review_if_due", start_review)
     report = tick(app, now=max(broken.review_starts_at, healthy.review_starts_at))
     assert report.errors == [broken.id]
     assert report.reviews_started == [healthy.id]
     assert "errors 1" in report.summary()
     with database(app):
-        assert state_of(broken.id) == workflow.WAITING_PERIOD
-        assert state_of(healthy.id) == workflow.UNDER_REVIEW
+        assert state_of(broken.id) == RefundState.WAITING_PERIOD
+        assert state_of(healthy.id) == RefundState.UNDER_REVIEW
 
 
 # --- NEEDS_INFO expiry ---------------------------------------------------------------------------
@@ -132,36 +139,36 @@ def test_an_unanswered_question_expires_after_five_working_days(app, client):
     """Asked on Sept 30: still open at the end of Oct 14 (Shanghai), expired on Oct 15, hold released."""
     assert app.config["NEEDS_INFO_EXPIRY_WORKDAYS"] == 5
     with database(app):
-        refund, _shop, seller = request_in(workflow.NEEDS_INFO, now=ASKED_AT)
+        refund, _shop, seller = request_in(RefundState.NEEDS_INFO, now=ASKED_AT)
     sign_in(client, seller)
     client.set_cookie("lang", "en")
     assert "Please answer by October 14, 2025" in text_of(client.get(f"/refunds/{refund.id}").get_data(as_text=True))
 
     assert tick(app, now=LAST_MOMENT_OF_OCT_14).expired == []
     with database(app):
-        assert state_of(refund.id) == workflow.NEEDS_INFO
+        assert state_of(refund.id) == RefundState.NEEDS_INFO
         assert held(refund.id) == refund.requested_fen
 
     assert tick(app, now=FIRST_MOMENT_OF_OCT_15).expired == [refund.id]
     assert tick(app, now=FIRST_MOMENT_OF_OCT_15 + MINUTE).expired == []
     with database(app):
-        assert state_of(refund.id) == workflow.EXPIRED
-        assert entries_of(refund.id, ledger.REFUND_HOLD_RELEASE) == [refund.requested_fen]
+        assert state_of(refund.id) == RefundState.EXPIRED
+        assert entries_of(refund.id, EntryType.REFUND_HOLD_RELEASE) == [refund.requested_fen]
         assert held(refund.id) == 0
         event = RefundEvent.select().where(RefundEvent.request == refund.id).order_by(RefundEvent.id.desc()).get()
-        assert (event.from_state, event.actor_role) == (workflow.NEEDS_INFO, workflow.SYSTEM)
+        assert (event.from_state, event.actor_role) == (RefundState.NEEDS_INFO, Actor.SYSTEM)
     page = client.get(f"/refunds/{refund.id}").get_data(as_text=True)
-    assert Page(page).find(data_refund_state=True)["data-refund-state"] == workflow.EXPIRED
+    assert Page(page).find(data_refund_state=True)["data-refund-state"] == RefundState.EXPIRED
 
 
 def test_an_answered_question_never_expires(app):
     """Once the seller answered, a late tick leaves the request in review."""
     with database(app):
-        refund, _shop, seller = request_in(workflow.NEEDS_INFO, now=ASKED_AT)
-        refunding.answer_needs_info(refund.id, seller, "已补充。")
+        refund, _shop, seller = request_in(RefundState.NEEDS_INFO, now=ASKED_AT)
+        refund_service.answer_needs_info(refund.id, seller, "已补充。")
     assert tick(app, now=FIRST_MOMENT_OF_OCT_15).expired == []
     with database(app):
-        assert state_of(refund.id) == workflow.UNDER_REVIEW
+        assert state_of(refund.id) == RefundState.UNDER_REVIEW
 
 
 # --- the command ---------------------------------------------------------------------------------
@@ -179,7 +186,7 @@ def test_the_tick_command_prints_a_summary_and_can_run_again(app, runner):
     assert second.exit_code == 0, second.output
     assert "reviews started 0" in second.output
     with database(app):
-        assert state_of(refund.id) == workflow.UNDER_REVIEW
+        assert state_of(refund.id) == RefundState.UNDER_REVIEW
 
 
 def test_the_tick_command_exits_non_zero_when_a_step_failed(app, runner, monkeypatch):
@@ -191,7 +198,7 @@ def test_the_tick_command_exits_non_zero_when_a_step_failed(app, runner, monkeyp
     def failing(*args, **kwargs):
         raise RuntimeError("simulated")
 
-    monkeypatch.setattr(refunding, "start_review_if_due", failing)
+    monkeypatch.setattr(refund_service, "start_review_if_due", failing)
     result = invoke_tick(app, runner)
     assert result.exit_code == 1
     assert f"errors 1 (requests {refund.id})" in result.output
@@ -212,9 +219,9 @@ def inbox(app):
 def notified_seller(app, email="owner@shop.example.com", locale="en"):
     """A seller with an e-mail address whom an agent just asked for information (one notification)."""
     with database(app):
-        refund, shop, seller = request_in(workflow.UNDER_REVIEW)
+        refund, shop, seller = request_in(RefundState.UNDER_REVIEW)
         User.update(email=email, locale=locale).where(User.id == seller.id).execute()
-        refund = refunding.transition(refund.id, workflow.NEEDS_INFO, staff(AGENT), workflow.AGENT,
+        refund = refund_service.transition(refund.id, RefundState.NEEDS_INFO, staff(Role.AGENT), Actor.AGENT,
                                       seller_message="请上传缴纳凭证。")
         assert Notification.select().where(Notification.user == seller.id).count() == 1
     return refund, seller
@@ -249,8 +256,8 @@ def test_two_ticks_at_once_send_the_email_once(app, inbox):
     """Two ticks started together queue one outbox row and deliver one message."""
     notified_seller(app)
     now = utcnow()
-    outcomes = at_same_time(app, lambda: scheduler.run(app.config, now=now),
-                            lambda: scheduler.run(app.config, now=now))
+    outcomes = at_same_time(app, lambda: scheduled.run(app.config, now=now),
+                            lambda: scheduled.run(app.config, now=now))
     assert [kind for kind, _value in outcomes] == ["ok", "ok"], outcomes
     reports = [value for _kind, value in outcomes]
     assert sum(report.emails_queued for report in reports) == 1
@@ -334,7 +341,7 @@ def test_emails_are_written_in_each_users_language(app, inbox):
         f"Refund request No. {english_refund.id}: Waiting for your information")
     with app.test_request_context(), force_locale("zh_CN"):
         chinese = _("Refund request No. %(number)s: %(state)s", number=chinese_refund.id,
-                    state=state_label(workflow.NEEDS_INFO))
+                    state=state_label(RefundState.NEEDS_INFO))
     if chinese.startswith("Refund request"):
         pytest.skip("the zh_CN catalogue does not translate the e-mail subject yet")
     assert subjects["zh@shop.example.com"] == chinese
@@ -346,6 +353,6 @@ def test_sending_leaves_the_callers_transaction_alone(app, inbox):
     with database(app):
         with db.atomic():
             shop = Shop.create(name="事务内的店", entity_name="事务测试有限公司")
-            assert scheduler.run(app.config).emails_sent == 1
+            assert scheduled.run(app.config).emails_sent == 1
             assert db.in_transaction()
         assert Shop.get_or_none(Shop.id == shop.id) is not None

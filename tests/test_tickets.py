@@ -6,10 +6,17 @@ import os
 import re
 
 import pytest
-from desk_helpers import request_in, text_of
-from factories import add_entry, csrf_token, ready_seller, sign_in
 from PIL import Image
-from ticket_helpers import (
+
+from portal.core.vocabulary import EntryType, TicketCategory, TicketStatus
+from portal.deposit.service import deposit_figures
+from portal.disputes.models import Dispute
+from portal.risk.models import RiskFlag
+from portal.tickets import service as ticket_service
+from portal.tickets.models import Attachment, Ticket, TicketMessage
+from tests.desk_helpers import request_in, text_of
+from tests.factories import add_entry, csrf_token, ready_seller, sign_in
+from tests.ticket_helpers import (
     APPENDED_PAYLOAD,
     CALENDAR,
     CAMERA_MAKE,
@@ -44,9 +51,6 @@ from ticket_helpers import (
     write,
     xss,
 )
-
-from portal import ledger, ticketing
-from portal.models import Attachment, Dispute, RiskFlag, Ticket, TicketMessage, deposit_figures
 
 MULTIPART = "multipart/form-data"
 UTC_HOUR = datetime.timedelta(hours=1)
@@ -105,11 +109,11 @@ def test_opening_a_ticket_puts_it_on_supports_desk(seller_client, owner):
     response = new_ticket(seller_client, subject="押金金额不对")
     ticket = only_ticket()
     assert response.status_code == 303 and response.headers["Location"] == f"/tickets/{ticket.id}"
-    assert (ticket.shop_id, ticket.status, ticket.paused_at) == (owner[0].id, ticketing.WAITING_SUPPORT, None)
+    assert (ticket.shop_id, ticket.status, ticket.paused_at) == (owner[0].id, TicketStatus.WAITING_SUPPORT, None)
     assert ticket.due_date == CALENDAR.add_workdays(ticket.created_at, 2)
     html = seller_client.get(f"/tickets/{ticket.id}").text
     assert Page(html).find("h1").text.startswith("押金金额不对")
-    assert Page(html).find(data_ticket_status=ticketing.WAITING_SUPPORT).text == "Waiting for support"
+    assert Page(html).find(data_ticket_status=TicketStatus.WAITING_SUPPORT).text == "Waiting for support"
     assert f'<p class="message">{TICKET_TEXT}</p>' in html  # line break kept for CSS pre-line
 
 
@@ -128,7 +132,7 @@ def test_the_same_idempotency_key_twice_opens_one_ticket(app, seller_client, own
     assert first.headers["Location"] == second.headers["Location"]
     assert ticket_rows() == (1, 1, 0)
     shop, user = owner
-    again = ticketing.open_ticket(shop, user, ticketing.OTHER, "again", "again", [], app.config["UPLOAD_DIR"],
+    again = ticket_service.open_ticket(shop, user, TicketCategory.OTHER, "again", "again", [], app.config["UPLOAD_DIR"],
                                   CALENDAR, 2, form["idempotency_key"])
     assert again.id == only_ticket().id and ticket_rows() == (1, 1, 0)
 
@@ -164,7 +168,7 @@ def test_a_ticket_about_an_own_request_links_it(app):
     """Choosing one of the seller's requests links the ticket, and the thread links back to the request."""
     refund, shop, user = request_in()
     client = signed_in(app, user)
-    new_ticket(client, category=ticketing.REFUND_APPEAL, refund_request=str(refund.id))
+    new_ticket(client, category=TicketCategory.REFUND_APPEAL, refund_request=str(refund.id))
     ticket = only_ticket()
     assert ticket.refund_request_id == refund.id
     assert f'href="/refunds/{refund.id}"' in client.get(f"/tickets/{ticket.id}").text
@@ -354,7 +358,7 @@ def test_the_thread_fragment_is_204_until_support_answers(app, seller_client, ow
     response = seller_client.get(f"/tickets/{ticket.id}/thread?v={version}", headers=HX)
     assert response.status_code == 200
     assert message_bodies(response.text)[-1] == "您好，请上传付款截图。"
-    assert Page(response.text).find(data_ticket_status=ticketing.WAITING_SELLER).text == "Waiting for you"
+    assert Page(response.text).find(data_ticket_status=TicketStatus.WAITING_SELLER).text == "Waiting for you"
     assert "<html" not in response.text and 'id="ticket-reply"' not in response.text
     newer = thread_version(response.text)
     assert newer > version
@@ -409,7 +413,7 @@ def test_the_ticket_list_puts_tickets_waiting_for_the_seller_first(app, seller_c
     write(app, waiting_support, owner[1], "one more thing")  # the most recently updated, still second
     page = Page(seller_client.get("/tickets").text)
     statuses = [element["data-ticket-status"] for element in page.find_all(data_ticket_status=True)]
-    assert statuses == [ticketing.WAITING_SELLER, ticketing.WAITING_SUPPORT]
+    assert statuses == [TicketStatus.WAITING_SELLER, TicketStatus.WAITING_SUPPORT]
     assert [element.text for element in page.with_class("request-number")] == ["support asked me",
                                                                                "still with support"]
 
@@ -425,11 +429,11 @@ def test_waiting_on_the_seller_over_national_day_pushes_the_due_date(app, owner)
     assert fresh(ticket).due_date == datetime.date(2025, 9, 29)  # Sunday 28 Sep is a make-up working day
     write(app, ticket, agent, "请补充付款截图。", now=opened + UTC_HOUR)
     waiting = fresh(ticket)
-    assert (waiting.status, waiting.paused_at) == (ticketing.WAITING_SELLER, opened + UTC_HOUR)
+    assert (waiting.status, waiting.paused_at) == (TicketStatus.WAITING_SELLER, opened + UTC_HOUR)
     assert waiting.due_date == datetime.date(2025, 9, 29)
     write(app, ticket, user, "已补充。", now=datetime.datetime(2025, 10, 9, 2, 0))
     resumed = fresh(ticket)
-    assert (resumed.status, resumed.paused_at) == (ticketing.WAITING_SUPPORT, None)
+    assert (resumed.status, resumed.paused_at) == (TicketStatus.WAITING_SUPPORT, None)
     # Waited: 28, 29, 30 Sep and 9 Oct; pushed on: 30 Sep, 9 Oct, 10 Oct, Sat 11 Oct (make-up day).
     assert resumed.due_date == datetime.date(2025, 10, 11)
 
@@ -443,13 +447,13 @@ def test_a_weekend_wait_costs_no_working_days_and_resolving_then_writing_reopens
     assert fresh(ticket).due_date == datetime.date(2025, 6, 17)
     write(app, ticket, agent, "请确认收款账户。", now=friday + UTC_HOUR)
     write(app, ticket, user, "确认无误。", now=datetime.datetime(2025, 6, 16, 2, 0))
-    assert (fresh(ticket).status, fresh(ticket).due_date) == (ticketing.WAITING_SUPPORT, datetime.date(2025, 6, 18))
+    assert (fresh(ticket).status, fresh(ticket).due_date) == (TicketStatus.WAITING_SUPPORT, datetime.date(2025, 6, 18))
     write(app, ticket, agent, "已处理，工单关闭。", resolve=True, now=datetime.datetime(2025, 6, 16, 3, 0))
     resolved = fresh(ticket)
-    assert resolved.status == ticketing.RESOLVED and resolved.paused_at is not None
+    assert resolved.status == TicketStatus.RESOLVED and resolved.paused_at is not None
     write(app, ticket, user, "还有一个问题。", now=datetime.datetime(2025, 6, 17, 2, 0))
     reopened = fresh(ticket)
-    assert (reopened.status, reopened.paused_at) == (ticketing.WAITING_SUPPORT, None)
+    assert (reopened.status, reopened.paused_at) == (TicketStatus.WAITING_SUPPORT, None)
     assert reopened.due_date == datetime.date(2025, 6, 19)
 
 
@@ -458,10 +462,10 @@ def test_a_resolved_ticket_says_writing_reopens_it_and_stops_polling(app, seller
     ticket = open_ticket(app, *owner)
     write(app, ticket, staff(), "已解决。", resolve=True)
     html = seller_client.get(f"/tickets/{ticket.id}").text
-    assert Page(html).find(data_ticket_status=ticketing.RESOLVED).text == "Resolved"
+    assert Page(html).find(data_ticket_status=TicketStatus.RESOLVED).text == "Resolved"
     assert "Writing again reopens it." in html and "/thread?v=" not in html
     reply(seller_client, ticket, message="重新打开")
-    assert fresh(ticket).status == ticketing.WAITING_SUPPORT
+    assert fresh(ticket).status == TicketStatus.WAITING_SUPPORT
 
 
 # --- "the amount is wrong" -------------------------------------------------------------------------------
@@ -469,12 +473,12 @@ def test_a_resolved_ticket_says_writing_reopens_it_and_stops_polling(app, seller
 def test_a_wrong_amount_ticket_carries_the_itemised_calculation(app):
     """The portal attaches balance, each deduction with its ledger entry, held, required and refundable."""
     shop, user = ready_seller()  # ¥5,000.00 paid in, ¥2,000.00 required
-    deduction = add_entry(shop, ledger.DEDUCTION, 20_000, reason="违规扣款：延迟发货")
-    reversal = add_entry(shop, ledger.DEDUCTION_REVERSAL, 5_000, reason="申诉成功，退回部分扣款")
-    add_entry(shop, ledger.FREEZE, 30_000, reason="frozen during a complaint")
-    add_entry(shop, ledger.REFUND_HOLD, 100_000, reason="refund_hold")
+    deduction = add_entry(shop, EntryType.DEDUCTION, 20_000, reason="违规扣款：延迟发货")
+    reversal = add_entry(shop, EntryType.DEDUCTION_REVERSAL, 5_000, reason="申诉成功，退回部分扣款")
+    add_entry(shop, EntryType.FREEZE, 30_000, reason="frozen during a complaint")
+    add_entry(shop, EntryType.REFUND_HOLD, 100_000, reason="refund_hold")
     client = signed_in(app, user)
-    new_ticket(client, category=ticketing.WRONG_AMOUNT, subject="可退金额不对")
+    new_ticket(client, category=TicketCategory.WRONG_AMOUNT, subject="可退金额不对")
     ticket = only_ticket()
     calculation = TicketMessage.get((TicketMessage.ticket == ticket.id) & (TicketMessage.kind == "CALCULATION"))
     assert calculation.author_role == "system"
@@ -485,7 +489,7 @@ def test_a_wrong_amount_ticket_carries_the_itemised_calculation(app):
         "refundable_fen": 155_000}
     assert figures["refundable_fen"] == deposit_figures(shop).refundable
     assert [(item["entry"], item["type"], item["amount_fen"]) for item in figures["deductions"]] == [
-        (deduction.id, ledger.DEDUCTION, 20_000), (reversal.id, ledger.DEDUCTION_REVERSAL, 5_000)]
+        (deduction.id, EntryType.DEDUCTION, 20_000), (reversal.id, EntryType.DEDUCTION_REVERSAL, 5_000)]
     html = client.get(f"/tickets/{ticket.id}").text
     table = text_of(re.search(r'<table class="plain calculation">.*?</table>', html, re.S).group(0))
     for shown in ("Paid in ¥5,000.00", f"Deducted · ledger entry {deduction.id} 违规扣款：延迟发货 −¥200.00",

@@ -2,12 +2,15 @@
 import json
 
 import pytest
-from conftest import htmx_headers
-from factories import Page, csrf_token, sign_in
-from widget_helpers import load_demo, make_widget, open_request, shop_of
 
-from portal import widgeting
-from portal.models import AuditLog, RefundRequest, User, Widget
+from portal.accounts.models import User
+from portal.audit.models import AuditLog
+from portal.refunds.models import RefundRequest
+from portal.widgets import tokens
+from portal.widgets.models import Widget
+from tests.conftest import htmx_headers
+from tests.factories import Page, csrf_token, sign_in
+from tests.widget_helpers import load_demo, make_widget, open_request, shop_of
 
 SNIPPETS = ("iframe", "loader", "json", "badge")
 
@@ -28,7 +31,7 @@ def create(client, origins="https://erp.example.com", target="latest", variant="
 
 def token_for(app, widget_id):
     """The widget's current token, computed apart from the page."""
-    return widgeting.make_token(app.config["SECRET_KEY"], Widget.get_by_id(widget_id))
+    return tokens.make_token(app.config["SECRET_KEY"], Widget.get_by_id(widget_id))
 
 
 def widget_section(html, widget_id):

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal import workdays
-from portal.workdays import SHANGHAI, ExpectedWindow, WorkCalendar, to_shanghai_date
+from portal.core import workdays
+from portal.core.workdays import SHANGHAI, ExpectedWindow, WorkCalendar, to_shanghai_date
 
 D = datetime.date
 DT = datetime.datetime

@@ -2,21 +2,22 @@
 
 Evidence files are made here, small and in memory: real images from Pillow (one with EXIF camera
 and GPS data), minimal PDFs with and without active content, and the disguised files an attacker
-would send. Tickets are opened and answered through ``portal.ticketing``, the code the pages use.
+would send. Tickets are opened and answered through ``portal.tickets.service``, the code the pages use.
 """
 import io
 import os
 import re
 import uuid
 
-from desk_helpers import section, signed_in, staff
-from factories import Page, make_shop, make_user
 from markupsafe import escape
 from PIL import Image
 
-from portal import ticketing
-from portal.models import AGENT, Attachment, Ticket, TicketMessage
-from portal.workdays import WorkCalendar
+from portal.core.vocabulary import Role, TicketCategory
+from portal.core.workdays import WorkCalendar
+from portal.tickets import service as ticket_service
+from portal.tickets.models import Attachment, Ticket, TicketMessage
+from tests.desk_helpers import section, signed_in, staff
+from tests.factories import Page, make_shop, make_user
 
 CALENDAR = WorkCalendar()
 SLA_WORKDAYS = 2  # the TICKET_SLA_WORKDAYS default
@@ -105,21 +106,21 @@ def seller(name=None):
     return shop, make_user(shop=shop)
 
 
-def open_ticket(app, shop, user, category=ticketing.OTHER, subject="金额疑问", body=TICKET_TEXT, files=(),
+def open_ticket(app, shop, user, category=TicketCategory.OTHER, subject="金额疑问", body=TICKET_TEXT, files=(),
                 now=None, **links):
-    """A ticket opened through ``ticketing.open_ticket``, as the new-ticket page does."""
-    return ticketing.open_ticket(shop, user, category, subject, body, list(files), app.config["UPLOAD_DIR"],
+    """A ticket opened through ``ticket_service.open_ticket``, as the new-ticket page does."""
+    return ticket_service.open_ticket(shop, user, category, subject, body, list(files), app.config["UPLOAD_DIR"],
                                  CALENDAR, SLA_WORKDAYS, uuid.uuid4().hex, now=now, **links)
 
 
 def write(app, ticket, user, body, files=(), **options):
-    """A message (or, with ``internal=True``, a note) added through ``ticketing.reply``."""
-    return ticketing.reply(ticket.id, user, body, list(files), app.config["UPLOAD_DIR"], CALENDAR, **options)
+    """A message (or, with ``internal=True``, a note) added through ``ticket_service.reply``."""
+    return ticket_service.reply(ticket.id, user, body, list(files), app.config["UPLOAD_DIR"], CALENDAR, **options)
 
 
 def ticket_form(files=(), **fields):
     """The POST body of the new-ticket form; ``fields`` override the defaults."""
-    values = {"category": ticketing.OTHER, "subject": "金额疑问", "message": TICKET_TEXT,
+    values = {"category": TicketCategory.OTHER, "subject": "金额疑问", "message": TICKET_TEXT,
               "idempotency_key": uuid.uuid4().hex, "files": list(files)}
     values.update(fields)
     return values
@@ -127,7 +128,7 @@ def ticket_form(files=(), **fields):
 
 def agent_client(app, username=None):
     """A support agent and their browser (English pages); returns ``(agent, client)``."""
-    agent = staff(AGENT, username)
+    agent = staff(Role.AGENT, username)
     return agent, signed_in(app, agent)
 
 

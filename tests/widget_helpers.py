@@ -1,15 +1,18 @@
 """What the widget tests share: the demo at test speed, widgets made straight in the database, the public URLs."""
-from factories import use_cheap_hashing
-
-from portal import demo, widgeting
-from portal.db import db
-from portal.models import RefundRequest, Shop, User, Widget
+from portal.accounts.models import User
+from portal.core.db import db
+from portal.ops import demo
+from portal.refunds.models import RefundRequest
+from portal.shops.models import Shop
+from portal.widgets import tokens
+from portal.widgets.models import Widget
+from tests.factories import use_cheap_hashing
 
 ORIGINS = ("https://erp.example.com", "http://localhost:8080")
 
 
 def load_demo(app, monkeypatch):
-    """The demo accounts and requests (DESIGN.md's), with cheap password hashes so each test stays fast."""
+    """The demo accounts and requests (docs/design.md, "Stable interfaces"), with cheap password hashes."""
     use_cheap_hashing(monkeypatch)
     with app.app_context(), db.connection_context():
         demo.load(app.config)
@@ -33,7 +36,7 @@ def make_widget(username, request=None, variant="PUBLIC", origins=ORIGINS):
 
 def token_of(app, widget):
     """The current token of a widget, as the seller page would show it."""
-    return widgeting.make_token(app.config["SECRET_KEY"], Widget.get_by_id(widget.id))
+    return tokens.make_token(app.config["SECRET_KEY"], Widget.get_by_id(widget.id))
 
 
 def public_urls(token):

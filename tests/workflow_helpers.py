@@ -15,29 +15,34 @@ import uuid
 from aiosmtpd.controller import Controller
 from peewee import fn
 
-from portal import eligibility, ledger, refunding, seed, workflow
-from portal.db import db, utcnow
-from portal.models import AGENT, FINANCE, LedgerEntry, RefundEvent, RefundRequest
+from portal.core.clock import utcnow
+from portal.core.db import db
+from portal.core.vocabulary import Actor, EntryType, RefundKind, RefundState, Role
+from portal.deposit.models import LedgerEntry
+from portal.ops import seed
+from portal.refunds import prechecks
+from portal.refunds import service as refund_service
+from portal.refunds.models import RefundEvent, RefundRequest
 from tests.factories import days_ago, make_user, ready_seller
 
-POLICY = eligibility.Policy()
+POLICY = prechecks.Policy()
 HOUR = datetime.timedelta(hours=1)
 DAY = datetime.timedelta(days=1)
 SURPLUS_FEN = 100_000  # ¥1,000.00: well inside what ``ready_seller`` makes refundable (¥3,000.00)
 
 # The actor role of each transition a builder makes on the way to a state.
 _PATHS = {
-    workflow.UNDER_REVIEW: [],
-    workflow.NEEDS_INFO: [(workflow.NEEDS_INFO, workflow.AGENT, {"seller_message": "请补充材料。"})],
-    workflow.ON_HOLD: [(workflow.ON_HOLD, workflow.AGENT, {"seller_message": "风险复核中。"})],
-    workflow.APPROVED: [(workflow.APPROVED, workflow.AGENT, {})],
-    workflow.REJECTED: [(workflow.REJECTED, workflow.AGENT, {
+    RefundState.UNDER_REVIEW: [],
+    RefundState.NEEDS_INFO: [(RefundState.NEEDS_INFO, Actor.AGENT, {"seller_message": "请补充材料。"})],
+    RefundState.ON_HOLD: [(RefundState.ON_HOLD, Actor.AGENT, {"seller_message": "风险复核中。"})],
+    RefundState.APPROVED: [(RefundState.APPROVED, Actor.AGENT, {})],
+    RefundState.REJECTED: [(RefundState.REJECTED, Actor.AGENT, {
         "reason_code": "PENDING_COMPLAINT", "seller_message": "有一笔买家投诉尚未结案。"})],
-    workflow.PAYOUT_PROCESSING: [(workflow.APPROVED, workflow.AGENT, {}),
-                                 (workflow.PAYOUT_PROCESSING, workflow.FINANCE, {})],
-    workflow.COMPLETED: [(workflow.APPROVED, workflow.AGENT, {}),
-                         (workflow.PAYOUT_PROCESSING, workflow.FINANCE, {}),
-                         (workflow.COMPLETED, workflow.FINANCE, {"bank_reference": "CMB-TEST-0001"})],
+    RefundState.PAYOUT_PROCESSING: [(RefundState.APPROVED, Actor.AGENT, {}),
+                                 (RefundState.PAYOUT_PROCESSING, Actor.FINANCE, {})],
+    RefundState.COMPLETED: [(RefundState.APPROVED, Actor.AGENT, {}),
+                         (RefundState.PAYOUT_PROCESSING, Actor.FINANCE, {}),
+                         (RefundState.COMPLETED, Actor.FINANCE, {"bank_reference": "CMB-TEST-0001"})],
 }
 
 
@@ -48,18 +53,18 @@ def database(app):
         yield
 
 
-def staff(role=AGENT):
+def staff(role=Role.AGENT):
     """A support agent or finance officer."""
     return make_user(role=role)
 
 
-def submit(shop, user, kind=eligibility.SURPLUS, amount_fen=SURPLUS_FEN, now=None, resubmission_of=None):
-    """Submit a request through ``refunding.submit``; returns the request."""
-    return refunding.submit(shop.id, user, kind, amount_fen, uuid.uuid4().hex, POLICY, now=now,
+def submit(shop, user, kind=RefundKind.SURPLUS, amount_fen=SURPLUS_FEN, now=None, resubmission_of=None):
+    """Submit a request through ``refund_service.submit``; returns the request."""
+    return refund_service.submit(shop.id, user, kind, amount_fen, uuid.uuid4().hex, POLICY, now=now,
                             resubmission_of=resubmission_of).request
 
 
-def request_in(state, shop=None, user=None, now=None, kind=eligibility.SURPLUS, amount_fen=SURPLUS_FEN,
+def request_in(state, shop=None, user=None, now=None, kind=RefundKind.SURPLUS, amount_fen=SURPLUS_FEN,
                step=HOUR, **details):
     """A surplus request moved to ``state`` through the real transitions, one ``step`` apart.
 
@@ -70,11 +75,11 @@ def request_in(state, shop=None, user=None, now=None, kind=eligibility.SURPLUS, 
         shop, user = ready_seller()
     now = now or utcnow()
     refund = submit(shop, user, kind, amount_fen, now=now)
-    agent = staff(AGENT)
-    finance = staff(FINANCE)
+    agent = staff(Role.AGENT)
+    finance = staff(Role.FINANCE)
     for offset, (target, role, path_details) in enumerate(_PATHS[state], start=1):
-        actor = agent if role == workflow.AGENT else finance
-        refund = refunding.transition(refund.id, target, actor, role, now=now + offset * step,
+        actor = agent if role == Actor.AGENT else finance
+        refund = refund_service.transition(refund.id, target, actor, role, now=now + offset * step,
                                       **{**path_details, **details})
     assert refund.state == state
     return refund, shop, user
@@ -86,8 +91,8 @@ def waiting_full_exit(days_to_wait=50):
     Returns ``(request, shop, seller)``; the request's review starts ``days_to_wait`` days from now.
     """
     shop, seller = ready_seller(exit_notice_at=days_ago(45), last_order_at=days_ago(90 - days_to_wait))
-    refund = submit(shop, seller, kind=eligibility.FULL_EXIT, amount_fen=0)
-    assert refund.state == workflow.WAITING_PERIOD
+    refund = submit(shop, seller, kind=RefundKind.FULL_EXIT, amount_fen=0)
+    assert refund.state == RefundState.WAITING_PERIOD
     return refund, shop, seller
 
 
@@ -98,7 +103,7 @@ def with_reason_codes():
 
 def held(request_id):
     """What the ledger holds for one request."""
-    return refunding.held_for(request_id)
+    return refund_service.held_for(request_id)
 
 
 def entries_of(request_id, entry_type):
@@ -125,7 +130,7 @@ def paid_count(request_id):
     """How many REFUND_PAID entries a request has."""
     return (LedgerEntry.select(fn.COUNT(LedgerEntry.id))
             .where((LedgerEntry.refund_request == request_id)
-                   & (LedgerEntry.entry_type == ledger.REFUND_PAID)).scalar())
+                   & (LedgerEntry.entry_type == EntryType.REFUND_PAID)).scalar())
 
 
 def backdate(request_id, moment):

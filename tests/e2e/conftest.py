@@ -2,7 +2,7 @@
 
 The live server runs in its own process (one per xdist worker) on a SQLite file of its own, with
 CSRF on, exactly as in production. Nothing here calls ``create_app`` in the test process: the
-module-level ``portal.db.db`` proxy is rebound by every ``create_app``, and the non-browser tests
+module-level ``portal.core.db.db`` proxy is rebound by every ``create_app``, and the non-browser tests
 sharing this worker do exactly that. To change the server's data while a browser watches, use
 ``portal_db``, which runs Python in a child process against the same database.
 
@@ -185,7 +185,7 @@ _CHILD = f"""
 import json, sys, time
 job = json.load(sys.stdin)
 from portal import create_app
-from portal.db import db
+from portal.core.db import db
 app = create_app()
 time.sleep(job["delay"])
 scope = {{"app": app, "db": db, "params": job["params"], "result": None}}
@@ -220,7 +220,7 @@ class PortalDatabase:
 
     The code sees ``app``, ``db``, ``params`` (the keyword arguments, through JSON) and sets
     ``result`` (anything JSON can carry) to hand a value back. It runs inside an app context and
-    an open connection; wrap writes in ``refunding.transition`` or ``write_transaction()``.
+    an open connection; wrap writes in ``refund_service.transition`` or ``write_transaction()``.
     """
 
     def __init__(self, env):
@@ -252,14 +252,16 @@ class PortalDatabase:
         whichever test ran before on this worker's server.
         """
         return self.run("""
-            from portal import refunding, workflow
-            from portal.models import RefundRequest, User
+            from portal.refunds import service as refund_service
+            from portal.core.vocabulary import OPEN_STATES, Actor, RefundState
+            from portal.refunds.models import RefundRequest
+            from portal.accounts.models import User
 
             seller = User.get(User.username == params["username"])
             open_requests = list(RefundRequest.select().where(
-                (RefundRequest.shop == seller.shop_id) & RefundRequest.state.in_(workflow.OPEN_STATES)))
+                (RefundRequest.shop == seller.shop_id) & RefundRequest.state.in_(OPEN_STATES)))
             for refund in open_requests:
-                refunding.transition(refund.id, workflow.CANCELLED, seller, workflow.SELLER)
+                refund_service.transition(refund.id, RefundState.CANCELLED, seller, Actor.SELLER)
             result = [refund.id for refund in open_requests]
         """, username=username)
 

@@ -124,66 +124,75 @@ def browsers(browser, playwright, device, fast_server):
 
 _NEW_REQUEST = """
 import uuid
-from portal import eligibility, refunding, workflow
-from portal.models import RefundRequest, User
-from portal.refunds import timing
+from portal.core.vocabulary import RefundKind
+from portal.refunds import service as refund_service
+from portal.core.vocabulary import OPEN_STATES, Actor, RefundState
+from portal.refunds.models import RefundRequest
+from portal.accounts.models import User
 
 seller = User.get(User.username == params["username"])
 agent = User.get(User.username == "agent")
 for refund in RefundRequest.select().where((RefundRequest.shop == seller.shop_id)
-                                           & RefundRequest.state.in_(workflow.OPEN_STATES)):
-    if refund.state == workflow.APPROVED:
+                                           & RefundRequest.state.in_(OPEN_STATES)):
+    if refund.state == RefundState.APPROVED:
         # Left approved by an earlier test: the seller can withdraw it once support holds it.
-        refunding.transition(refund.id, workflow.ON_HOLD, agent, workflow.AGENT, seller_message="e2e reset")
-    refunding.transition(refund.id, workflow.CANCELLED, seller, workflow.SELLER)
-submission = refunding.submit(seller.shop_id, seller, eligibility.SURPLUS, params["fen"], uuid.uuid4().hex,
-                              refunding.policy_from(app.config), timing=timing())
+        refund_service.transition(refund.id, RefundState.ON_HOLD, agent, Actor.AGENT, seller_message="e2e reset")
+    refund_service.transition(refund.id, RefundState.CANCELLED, seller, Actor.SELLER)
+submission = refund_service.submit(seller.shop_id, seller, RefundKind.SURPLUS, params["fen"], uuid.uuid4().hex,
+                              refund_service.policy_from(app.config), timing=refund_service.timing_for(app.config))
 result = {"id": submission.request.id, "state": submission.request.state}
 """
 
 _APPROVE = """
 import time
-from portal import refunding, workflow
-from portal.models import User
+from portal.refunds import service as refund_service
+from portal.core.vocabulary import OPEN_STATES, Actor, RefundState
+from portal.accounts.models import User
 
 agent = User.get(User.username == "agent")
-refunding.transition(params["id"], workflow.APPROVED, agent, workflow.AGENT, expected_state=workflow.UNDER_REVIEW)
+refund_service.transition(params["id"], RefundState.APPROVED, agent, Actor.AGENT,
+                          expected_state=RefundState.UNDER_REVIEW)
 result = time.time()
 """
 
 _START_PAYOUT = """
 import time
-from portal import payouts, workflow
-from portal.models import User
+from portal.payouts import service as payout_service
+from portal.core.vocabulary import OPEN_STATES, Actor, RefundState
+from portal.accounts.models import User
 
 finance = User.get(User.username == "finance")
-payouts.start(params["id"], finance, workflow.FINANCE, workflow.APPROVED)
+payout_service.start(params["id"], finance, Actor.FINANCE, RefundState.APPROVED)
 result = time.time()
 """
 
 _RECORD_PAID = """
 import time
-from portal import payouts, workflow
-from portal.models import RefundRequest, User
+from portal.payouts import service as payout_service
+from portal.core.vocabulary import OPEN_STATES, Actor, RefundState
+from portal.refunds.models import RefundRequest
+from portal.accounts.models import User
 
 finance = User.get(User.username == "finance")
 refund = RefundRequest.get_by_id(params["id"])
-payouts.record_paid(refund.id, finance, workflow.FINANCE, params["bank_reference"], refund.approved_fen)
+payout_service.record_paid(refund.id, finance, Actor.FINANCE, params["bank_reference"], refund.approved_fen)
 result = time.time()
 """
 
 _SECOND_AGENT = """
-from portal import accounts
-from portal.models import AGENT, User
+from portal.accounts import service as account_service
+from portal.core.vocabulary import Role
+from portal.accounts.models import User
 
 if not User.select().where(User.username == params["username"]).exists():
-    User.create(username=params["username"], password_hash=accounts.hash_password(params["password"]),
-                role=AGENT, display_name=params["display_name"])
+    User.create(username=params["username"], password_hash=account_service.hash_password(params["password"]),
+                role=Role.AGENT, display_name=params["display_name"])
 result = params["username"]
 """
 
 _DECISIONS = """
-from portal.models import LedgerEntry, RefundEvent
+from portal.deposit.models import LedgerEntry
+from portal.refunds.models import RefundEvent
 
 events = RefundEvent.select().where(RefundEvent.request == params["id"]).order_by(RefundEvent.id)
 entries = LedgerEntry.select().where(LedgerEntry.refund_request == params["id"]).order_by(LedgerEntry.id)

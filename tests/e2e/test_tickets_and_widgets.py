@@ -379,7 +379,9 @@ def assert_leaving_page_names_the_host(page):
 def _ids(server_db):
     """The demo's shops and requests this test writes to."""
     return server_db.run("""
-        from portal.models import RefundRequest, Shop, User
+        from portal.refunds.models import RefundRequest
+        from portal.shops.models import Shop
+        from portal.accounts.models import User
         def shop_of(username):
             return User.get(User.username == username).shop_id
         review = RefundRequest.select().where(RefundRequest.shop == shop_of("seller-review")) \\
@@ -440,7 +442,7 @@ def test_script_payloads_stay_text_for_seller_and_agent(browsing, server_db):
 
     # A second dispute, from a buyer whose complaint carries the payloads, for the agent to decide.
     dispute_id = server_db.run("""
-        from portal.models import Dispute
+        from portal.disputes.models import Dispute
         result = Dispute.create(shop=params["shop"], order_number="6928374651029300001",
                                 complaint=params["complaint"]).id
     """, shop=ids["risky"], complaint=text["complaint"])
@@ -528,13 +530,16 @@ def test_cancelling_the_desk_confirmation_sends_nothing(browsing, server_db):
     """An agent who answers Cancel to "Decide this dispute? The decision is final." decides nothing."""
     ticket_id, dispute_id = server_db.run("""
         import uuid
-        from portal import ticketing
-        from portal.models import Dispute, Shop, User
-        from portal.refunds import working_calendar
+        from portal.tickets import service as ticket_service
+        from portal.core.vocabulary import TicketCategory, TicketStatus
+        from portal.disputes.models import Dispute
+        from portal.shops.models import Shop
+        from portal.accounts.models import User
+        from portal.core.calendar import working_calendar
         seller = User.get(User.username == "seller-info")
         dispute = Dispute.create(shop=seller.shop_id, order_number="6928374651029300002", status="PLATFORM_REVIEW",
                                  complaint="买家称少发了一件。")
-        ticket = ticketing.open_ticket(Shop.get_by_id(seller.shop_id), seller, ticketing.DISPUTE_ESCALATION,
+        ticket = ticket_service.open_ticket(Shop.get_by_id(seller.shop_id), seller, TicketCategory.DISPUTE_ESCALATION,
                                        "平台介入：订单 6928374651029300002", "请平台介入。", [],
                                        app.config["UPLOAD_DIR"], working_calendar(), 2, uuid.uuid4().hex,
                                        dispute_id=dispute.id)
@@ -548,7 +553,7 @@ def test_cancelling_the_desk_confirmation_sends_nothing(browsing, server_db):
         agent.locator("form[action$='/dispute'] button[type=submit]").click()
     agent.wait_for_timeout(1500)  # time for a request that should not have gone out to come back
     status = server_db.run("""
-        from portal.models import Dispute
+        from portal.disputes.models import Dispute
         result = Dispute.get_by_id(params["dispute"]).status
     """, dispute=dispute_id)
     assert status == "PLATFORM_REVIEW", f"the agent cancelled, yet the dispute is {status}"
@@ -558,11 +563,12 @@ def test_cancelling_the_desk_confirmation_sends_nothing(browsing, server_db):
 def test_seller_pages_fit_a_phone(browsing, server_db):
     """/risk (with a warning on it) and /disputes pass axe and fit 360 px."""
     server_db.run("""
-        from portal import risks
-        from portal.models import RiskFlag, User
+        from portal.risk import service as risk_service
+        from portal.risk.models import RiskFlag
+        from portal.accounts.models import User
         seller = User.get(User.username == "seller-risky")
         if not RiskFlag.active_for(seller.shop_id).exists():
-            risks.raise_flag(seller.shop_id, User.get(User.username == "agent"), "REVIEW_PENDING", "MEDIUM",
+            risk_service.raise_flag(seller.shop_id, User.get(User.username == "agent"), "REVIEW_PENDING", "MEDIUM",
                              "DELAYS", "您的账户正在安全复核中，退款可能延迟。", "routine",
                              "无需操作，复核完成后自动解除。")
     """)
@@ -649,7 +655,8 @@ def test_widget_on_an_allowed_site_updates_live(browsing, server, server_db, hos
     follows a state change within one interval, and neither reads nor sets a cookie."""
     allowed, _other = host_sites
     request_id = server_db.run("""
-        from portal.models import RefundRequest, User
+        from portal.refunds.models import RefundRequest
+        from portal.accounts.models import User
         shop = User.get(User.username == "seller-approved").shop_id
         refund = RefundRequest.select().where(RefundRequest.shop == shop).order_by(RefundRequest.id.desc()).get()
         result = [refund.id, refund.state]
@@ -703,9 +710,10 @@ def test_widget_on_an_allowed_site_updates_live(browsing, server, server_db, hos
 
     # Finance starts the payout in the background: the widget follows within one interval.
     server_db.start("""
-        from portal import payouts, workflow
-        from portal.models import User
-        payouts.start(params["request"], User.get(User.username == "finance"), workflow.FINANCE, "APPROVED")
+        from portal.payouts import service as payout_service
+        from portal.core.vocabulary import OPEN_STATES, Actor, RefundState
+        from portal.accounts.models import User
+        payout_service.start(params["request"], User.get(User.username == "finance"), Actor.FINANCE, "APPROVED")
         result = "started"
     """, delay=0.5, request=request_id).wait()
     changed_at = time.monotonic()
@@ -743,11 +751,13 @@ def test_widget_refused_on_a_site_not_on_its_list(browsing, server, server_db, h
     """A site not on the widget's list cannot frame it (CSP frame-ancestors); nor any other portal page."""
     allowed, other = host_sites
     token = server_db.run("""
-        from portal import widgeting
-        from portal.models import User, Widget
+        from portal.widgets import service as widget_service
+        from portal.widgets import tokens
+        from portal.accounts.models import User
+        from portal.widgets.models import Widget
         shop = User.get(User.username == "seller-info").shop_id
         widget = Widget.create(shop=shop, request=None, variant="PUBLIC", origins=params["origin"])
-        result = widgeting.make_token(app.config["SECRET_KEY"], widget)
+        result = tokens.make_token(app.config["SECRET_KEY"], widget)
     """, origin=allowed.origin)
     snippet = (f'<div data-refund-widget="{token}" data-lang="zh_CN"></div>\n'
                f'<script src="{server.url}/embed.js" defer></script>\n'

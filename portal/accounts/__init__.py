@@ -1,0 +1,1 @@
+"""Accounts: who signs in, passwords, sign-in throttling, and the sign-in pages."""

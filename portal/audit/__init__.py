@@ -1,0 +1,1 @@
+"""The audit log: one append-only row per desk action or sensitive view."""

@@ -1,0 +1,1 @@
+"""Framework-free foundations: the database handle, time, money, working days, the vocabulary."""

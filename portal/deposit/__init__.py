@@ -1,0 +1,1 @@
+"""The deposit: its ledger, the figures derived from it, and the seller's deposit page."""

@@ -1,0 +1,1 @@
+"""The support desk: queue, requests, payouts, shops, tickets and the audit log."""

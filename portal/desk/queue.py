@@ -1,0 +1,139 @@
+"""The desk's queue: open requests by due date (working days), with filters, counts, search and pages."""
+
+import datetime
+
+from flask import request
+from flask_login import current_user
+from peewee import JOIN, SQL, Case, fn
+
+from portal.accounts.models import User
+from portal.core.clock import utcnow
+from portal.core.vocabulary import TERMINAL_STATES, RefundState, TicketStatus
+from portal.core.workdays import to_shanghai_date
+from portal.desk.blueprint import bp
+from portal.refunds.models import RefundRequest
+from portal.shops.models import Shop
+from portal.tickets.models import Ticket
+from portal.web import htmx
+
+QUEUE_PAGE_SIZE = 50
+FILTERS = ("open", "overdue", "mine", "unassigned")
+
+
+def _today():
+    """Today's date in Shanghai: what "overdue" is measured against."""
+    return to_shanghai_date(utcnow())
+
+
+def _queue_query(state, view, search):
+    """Open (or one state's) requests with their shop and assignee, by due date, filtered."""
+    assignee = User.alias()
+    query = (RefundRequest
+             # The joined user's id too: without it peewee sets assigned_to_id to None on each row.
+             .select(RefundRequest, Shop.name, Shop.entity_name, assignee.id, assignee.display_name,
+                     assignee.username)
+             .join(Shop)
+             .switch(RefundRequest)
+             .join(assignee, JOIN.LEFT_OUTER, on=(RefundRequest.assigned_to == assignee.id)))
+    if state in tuple(RefundState):
+        query = query.where(RefundRequest.state == state)
+    else:
+        query = query.where(RefundRequest.state.not_in(TERMINAL_STATES))
+    if view == "overdue":
+        query = query.where(RefundRequest.due_date < _today())
+    elif view == "mine":
+        query = query.where(RefundRequest.assigned_to == current_user.id)
+    elif view == "unassigned":
+        query = query.where(RefundRequest.assigned_to.is_null())
+    search = (search or "").strip()
+    if search:
+        number = search.lstrip("#No.").strip()
+        # A number longer than any id would overflow SQLite's INTEGER (a 500): search it as text.
+        if number.isascii() and number.isdigit() and len(number) <= 15:
+            # A request number is looked up by id alone (an OR across two tables would scan them).
+            query = query.where(RefundRequest.id == int(number))
+        else:
+            query = query.where(Shop.name.contains(search) | Shop.entity_name.contains(search))
+    return query
+
+
+def _queue_counts():
+    """How many open requests each filter holds, in one aggregate query."""
+    today = _today()
+    row = (RefundRequest
+           .select(fn.COUNT(SQL("*")),
+                   fn.SUM(Case(None, [((RefundRequest.due_date < today), 1)], 0)),
+                   fn.SUM(Case(None, [((RefundRequest.assigned_to == current_user.id), 1)], 0)),
+                   fn.SUM(Case(None, [(RefundRequest.assigned_to.is_null(), 1)], 0)))
+           .where(RefundRequest.state.not_in(TERMINAL_STATES))
+           .tuples()
+           .get())
+    return dict(zip(FILTERS, (int(value or 0) for value in row), strict=True))
+
+
+def _open_tickets(view, search):
+    """Tickets that are not resolved, by due date, under the same filters as the requests."""
+    query = (Ticket.select(Ticket, Shop.name).join(Shop)
+             .where(Ticket.status != TicketStatus.RESOLVED))
+    if view == "overdue":
+        query = query.where((Ticket.due_date < _today()) & Ticket.paused_at.is_null())
+    elif view == "mine":
+        query = query.where(Ticket.assigned_to == current_user.id)
+    elif view == "unassigned":
+        query = query.where(Ticket.assigned_to.is_null())
+    search = (search or "").strip()
+    if search:
+        query = query.where(Shop.name.contains(search) | Ticket.subject.contains(search))
+    return list(query.order_by(Ticket.due_date.asc(nulls="LAST"), Ticket.id).limit(QUEUE_PAGE_SIZE))
+
+
+def _parse_cursor(raw):
+    """The keyset cursor ``YYYY-MM-DD.<id>`` (``none.<id>`` past the last due date) of the next page, or None."""
+    if not raw:
+        return None
+    day, _sep, request_id = raw.partition(".")
+    if not request_id.isdigit() or len(request_id) > 15:
+        return None
+    if day == "none":
+        return None, int(request_id)
+    try:
+        return datetime.date.fromisoformat(day), int(request_id)
+    except ValueError:
+        return None
+
+
+@bp.get("")
+def show_queue():
+    """Requests by due date (working days), with filters, counts, search and keyset pages."""
+    state = request.args.get("state", "")
+    view = request.args.get("view", "open")
+    view = view if view in FILTERS else "open"
+    search = request.args.get("q", "")[:100]
+    query = _queue_query(state, view, search)
+    cursor = _parse_cursor(request.args.get("after"))
+    if cursor:
+        due, last_id = cursor
+        # Keyset: the rows after the last one shown, in (due_date, id) order with requests that have
+        # no due date (made before due dates existed) last; no OFFSET.
+        if due is None:
+            query = query.where(RefundRequest.due_date.is_null() & (RefundRequest.id > last_id))
+        else:
+            query = query.where((RefundRequest.due_date > due)
+                                | ((RefundRequest.due_date == due) & (RefundRequest.id > last_id))
+                                | RefundRequest.due_date.is_null())
+    rows = list(query.order_by(RefundRequest.due_date.asc(nulls="LAST"), RefundRequest.id)
+                .limit(QUEUE_PAGE_SIZE + 1))
+    next_cursor = None
+    if len(rows) > QUEUE_PAGE_SIZE:
+        rows = rows[:QUEUE_PAGE_SIZE]
+        last = rows[-1]
+        next_cursor = f"{last.due_date.isoformat() if last.due_date else 'none'}.{last.id}"
+    # The "More" link's rows for htmx; without JavaScript the same link opens a whole page.
+    if request.args.get("after") and htmx.is_fragment_request():
+        return htmx.render("desk/queue.html", "queue_rows", rows=rows, state=state, view=view, search=search,
+                           next_cursor=next_cursor, today=_today())
+    # Tickets join the queue on its first page (a state filter is about requests only).
+    tickets = [] if state or request.args.get("after") else _open_tickets(view, search)
+    return htmx.render("desk/queue.html", "queue_results", rows=rows, counts=_queue_counts(), state=state,
+                       view=view, search=search, next_cursor=next_cursor, today=_today(), states=tuple(RefundState),
+                       tickets=tickets)

@@ -1,0 +1,1 @@
+"""Buyer disputes: negotiated by the seller, or decided by the platform."""

@@ -1,0 +1,1 @@
+"""Operations: the command line, the demo and reference data, the scheduled steps."""

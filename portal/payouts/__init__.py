@@ -1,0 +1,1 @@
+"""Payouts: attempts with unique references, and the payment gateway's webhook."""

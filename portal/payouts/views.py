@@ -1,0 +1,34 @@
+"""The payment gateway's webhook: signed payout results, each event applied exactly once."""
+from flask import Blueprint, current_app, jsonify, request
+
+from portal.core.clock import epoch_seconds
+from portal.payouts import service as payout_service
+from portal.payouts import signature
+from portal.web.extensions import csrf
+
+bp = Blueprint("gateway", __name__, url_prefix="/api/v1/gateway")
+
+# The gateway signs; it has no session and no CSRF token to send.
+csrf.exempt(bp)
+
+STATUS = {"applied": 200, "duplicate": 200, "stale": 200, "unknown": 404, "invalid": 400, "refused": 422}
+
+
+@bp.post("/payouts")
+def payout_event():
+    """Accept one payout result: signature and timestamp checked, replays and stale events absorbed."""
+    config = current_app.config
+    secret = config["GATEWAY_WEBHOOK_SECRET"]
+    if not secret:
+        return jsonify(error="the gateway webhook is not configured"), 503
+    body = request.get_data(cache=False)
+    refusal = signature.verify(secret, request.headers.get("X-Gateway-Timestamp"),
+                             request.headers.get("X-Gateway-Signature"), body, epoch_seconds(),
+                             int(config["GATEWAY_TOLERANCE_SECONDS"]))
+    if refusal is not None:
+        return jsonify(error=refusal), 401
+    payload = signature.parse_body(body)
+    if payload is None:
+        return jsonify(error="the body must be a JSON object"), 400
+    outcome, detail = payout_service.handle_gateway_event(payload, body, int(config["PAYOUT_MAX_ATTEMPTS"]))
+    return jsonify(status=outcome, detail=detail), STATUS[outcome]

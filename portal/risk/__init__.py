@@ -1,0 +1,1 @@
+"""Risk: flags, bans, violations and money owed, and the seller's risk page."""

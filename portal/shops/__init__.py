@@ -1,0 +1,1 @@
+"""Shops: the seller's business on the platform, its entity, categories and standing."""

@@ -1,0 +1,1 @@
+"""Support tickets with evidence files, for the seller."""

@@ -1,0 +1,41 @@
+"""The page shell every area builds on: extensions, security headers, errors, locale and helpers.
+
+It knows no area: each area's blueprint registers its own template helpers, and the areas whose
+routes other sites embed declare them with ``security.sessionless_prefixes``.
+"""
+from flask_babel import format_date, format_datetime, get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal.core import vocabulary
+from portal.core.money import format_fen
+from portal.web import database, errors, guards  # noqa: F401 - guards registers the sign-in redirect
+from portal.web.extensions import babel, csrf, login_manager
+from portal.web.locale import current_language, select_locale
+from portal.web.security import PortalSessionInterface, add_security_headers
+from portal.web.text import message_text
+
+
+def init_app(app):
+    """Bind the database, the extensions and the page-wide behaviour to the app."""
+    if app.config["PROXY_HOPS"]:
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    database.init_app(app)
+    app.session_interface = PortalSessionInterface()
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "basic"
+    babel.init_app(app, locale_selector=select_locale)
+    # The vocabulary, so templates compare with ``RefundState.NEEDS_INFO``, never a bare string.
+    app.jinja_env.globals.update({name: getattr(vocabulary, name) for name in vocabulary.__all__})
+    app.jinja_env.globals.update(
+        format_fen=format_fen,
+        format_datetime=format_datetime,
+        format_date=format_date,
+        get_locale=get_locale,
+        current_language=current_language,
+    )
+    app.jinja_env.filters["message_text"] = message_text
+    app.after_request(add_security_headers)
+    errors.init_app(app)

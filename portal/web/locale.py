@@ -1,0 +1,45 @@
+"""Which language a request is answered in: the one rule, for pages and for embedded widgets."""
+from babel import Locale
+from flask import current_app, request
+from flask_babel import get_locale
+
+from portal.web.security import is_sessionless
+
+# What ``?lang=`` may say, and the language each spelling means.
+LANGUAGE_PARAMS = {"zh": "zh_CN", "zh_CN": "zh_CN", "zh-CN": "zh_CN", "en": "en"}
+
+
+def language_from_param(value):
+    """The language a ``?lang=`` value names; Chinese for anything else."""
+    return LANGUAGE_PARAMS.get(value or "zh_CN", "zh_CN")
+
+
+def select_locale():
+    """The language: the switch's cookie, else the browser's preference, else Chinese.
+
+    Routes that other sites embed read no cookie: their language comes from ``?lang=`` alone.
+    """
+    if is_sessionless(request.path):
+        return language_from_param(request.args.get("lang"))
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.cookies.get("lang")
+    if chosen in languages:
+        return chosen
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    if best and best.startswith("en"):
+        return "en"
+    return "zh_CN"
+
+
+def current_language():
+    """The request's language as settings and the switch spell it (``zh_CN`` or ``en``).
+
+    Not ``str(get_locale())``: Babel expands zh_CN to ``zh_Hans_CN`` (which is also why the
+    Chinese catalogue lives in ``translations/zh_Hans_CN``).
+    """
+    locale = get_locale()
+    for code in current_app.config["LANGUAGES"]:
+        if Locale.parse(code) == locale:
+            return code
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+

@@ -1,0 +1,64 @@
+"""Site-wide pages: the front door, the language switch, the link warning and the health check."""
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.core.db import db
+from portal.web.guards import home_for, safe_next
+
+bp = Blueprint("site", __name__)
+
+ONE_YEAR = 365 * 24 * 3600
+
+
+@bp.get("/")
+def index():
+    """Send people to the page they use most."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    return redirect(home_for(current_user))
+
+
+@bp.get("/lang/<code>")
+def switch_language(code):
+    """Remember the chosen language in a cookie and go back to the page the switch was on."""
+    target = safe_next(request.args.get("next")) or url_for("site.index")
+    response = make_response(redirect(target, code=303))
+    if code in current_app.config["LANGUAGES"]:
+        response.set_cookie("lang", code, max_age=ONE_YEAR, samesite="Lax", httponly=True,
+                            secure=request.is_secure)
+    return response
+
+
+@bp.get("/leaving")
+def leaving():
+    """A link from a message leads here first: it names the host and warns before anyone leaves."""
+    target = request.args.get("to", "")
+    try:
+        parts = urlsplit(target)
+        hostname = parts.hostname
+    except ValueError:  # e.g. a host followed by a full-width colon: not an address we can name
+        abort(400)
+    if parts.scheme not in ("http", "https") or not hostname:
+        abort(400)
+    own = parts.hostname == request.host.split(":")[0]
+    return render_template("site/leaving.html", target=target, host=parts.hostname, own=own,
+                           secure=parts.scheme == "https")
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico on their own; send them to the icon we have."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
+@bp.get("/healthz")
+def healthz():
+    """200 ``ok`` when the database answers a query, else 503."""
+    try:
+        db.execute_sql("SELECT 1").fetchone()
+    except Exception:  # any failure to reach the database means "not healthy"
+        current_app.logger.exception("health check failed")
+        return make_response("database unavailable\n", 503, {"Content-Type": "text/plain"})
+    return make_response("ok\n", 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"})

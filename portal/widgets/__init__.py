@@ -1,0 +1,1 @@
+"""Status widgets: the seller's widget pages and the routes other sites embed."""
