@@ -20,6 +20,7 @@ from portal.widgets import service as widget_service
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass
 class TickReport:
     """What one tick did."""
