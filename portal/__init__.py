@@ -1,6 +1,8 @@
 """The deposit refund portal: the application factory."""
 import os
 import secrets
+from importlib import resources
+from pathlib import Path
 
 from flask import Flask
 from werkzeug.routing import IntegerConverter
@@ -10,8 +12,8 @@ from portal.core.settings import DEFAULTS, from_environment
 
 def create_app(test_config=None):
     """Create and configure the portal; ``test_config`` overrides everything else."""
-    app = Flask(__name__, instance_relative_config=True, template_folder="../templates",
-                static_folder="../static")
+    app = Flask(__name__, instance_relative_config=True, template_folder=resource_folder("templates"),
+                static_folder=resource_folder("static"))
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(DEFAULTS)
     app.config.update(from_environment(os.environ))
@@ -24,6 +26,7 @@ def create_app(test_config=None):
         app.config.update(test_config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", resource_folder("translations"))
 
     # Every <int:...> in a URL is a database id: anything past a 32-bit integer is simply not found
     # (SQLite would otherwise overflow on it and answer 500).
@@ -53,6 +56,20 @@ def create_app(test_config=None):
         app.register_blueprint(area.bp)
     cli.init_app(app)
     return app
+
+
+def resource_folder(name):
+    """The folder ``templates``, ``static`` or ``translations``: in the installed package, else in the checkout."""
+    package = resources.files("portal")
+    packaged = package / name
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return str(packaged)
+    # A source checkout (also what `pip install -e .` runs) keeps templates/ and static/ at the top
+    # level, beside portal/; pyproject.toml maps them into the package only when a wheel is built.
+    checkout = Path(str(package)).parent / name
+    if checkout.is_dir():
+        return str(checkout)
+    raise RuntimeError(f"the portal's {name} folder is missing: neither {packaged} nor {checkout} exists")
 
 
 class BoundedIntegerConverter(IntegerConverter):
