@@ -101,8 +101,13 @@ def show_request(request_id):
 
 @bp.get("/refunds/<int:request_id>/checks")
 def request_checks(request_id):
-    """The pre-checks, re-run now (the side panel refreshes them live): only what that block shows."""
+    """The pre-checks, re-run now (the side panel refreshes them live).
+
+    The poll builds only what that block shows; without htmx (a bookmark) it is the whole page.
+    """
     refund = _staff_request(request_id)
+    if not htmx.is_fragment_request():
+        return htmx.render("desk/request.html", **_request_context(refund))
     return htmx.render("desk/request.html", "desk_checks", refund=refund, **_checks_context(refund))
 
 
