@@ -11,7 +11,7 @@ from portal.accounts.models import User
 from portal.core.calendar import CalendarOverride
 from portal.core.db import db
 from portal.core.vocabulary import Role
-from portal.ops import schema
+from portal.ops.schema import MODELS
 from portal.shops.models import Shop
 from tests.factories import make_shop, use_cheap_hashing
 
@@ -27,7 +27,7 @@ def cheap_hashing(monkeypatch):
 def row_counts():
     """How many rows every table of the portal holds."""
     with db.connection_context():
-        return {model.__name__: model.select().count() for model in schema.MODELS}
+        return {model.__name__: model.select().count() for model in MODELS}
 
 
 def invoke(runner, *args, **kwargs):
@@ -63,7 +63,7 @@ def test_init_db_creates_the_schema_on_a_fresh_database(tmp_path):
     with db.connection_context():
         tables = set(db.get_tables())
         applied = list(db.execute_sql("SELECT name FROM schema_migration"))
-    assert {model._meta.table_name for model in schema.MODELS} <= tables
+    assert {model._meta.table_name for model in MODELS} <= tables
     assert invoke(runner, "init-db").exit_code == 0
     with db.connection_context():
         assert list(db.execute_sql("SELECT name FROM schema_migration")) == applied

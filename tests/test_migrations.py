@@ -7,7 +7,7 @@ from playhouse.schema_diff import diff_models
 
 from portal.core.db import db, migrate
 from portal.core.vocabulary import TERMINAL_STATES
-from portal.ops import schema
+from portal.ops.schema import MODELS, POSTGRES_SEARCH_INDEXES
 
 REFERENCE_SCHEMA = "models_reference"
 
@@ -34,14 +34,14 @@ def describe(database, tables, schema=None):
         indexes = {(index.name if where_clause(index.sql) else None, tuple(index.columns), bool(index.unique),
                     where_clause(index.sql))
                    for index in database.get_indexes(table, schema)
-                   if index.name not in schema.POSTGRES_SEARCH_INDEXES}
+                   if index.name not in POSTGRES_SEARCH_INDEXES}
         shape[table] = {"columns": columns, "foreign keys": foreign_keys, "indexes": indexes}
     return shape
 
 
 def model_tables():
     """The tables the models declare."""
-    return {model._meta.table_name for model in schema.MODELS}
+    return {model._meta.table_name for model in MODELS}
 
 
 @pytest.fixture
@@ -49,8 +49,8 @@ def reference(app, database_url, tmp_path):
     """The shape of a database made straight from the models, beside the migrated one."""
     if database_url.startswith("sqlite"):
         made = SqliteDatabase(str(tmp_path / "from-models.sqlite3"), pragmas={"foreign_keys": 1})
-        with made.bind_ctx(schema.MODELS):
-            made.create_tables(schema.MODELS)
+        with made.bind_ctx(MODELS):
+            made.create_tables(MODELS)
         yield describe(made, model_tables())
         made.close()
         return
@@ -60,7 +60,7 @@ def reference(app, database_url, tmp_path):
         try:
             # Unqualified names go to the first schema on the search path: the models' tables land there.
             db.execute_sql(f'SET search_path TO "{REFERENCE_SCHEMA}"')
-            db.create_tables(schema.MODELS, safe=False)
+            db.create_tables(MODELS, safe=False)
             db.execute_sql("SET search_path TO public")
             yield describe(db, model_tables(), REFERENCE_SCHEMA)
         finally:
@@ -71,10 +71,10 @@ def reference(app, database_url, tmp_path):
 def test_schema_diff_finds_nothing_to_change(app):
     """After migrating, peewee's schema diff finds no table, column or index to add or drop."""
     with db.connection_context():
-        difference = diff_models(db, schema.MODELS)
+        difference = diff_models(db, MODELS)
     # The trigram search indexes exist on PostgreSQL only and are not declared by the models.
     changes = [line for line in str(difference).splitlines()
-               if line.strip() and not any(name in line for name in schema.POSTGRES_SEARCH_INDEXES)]
+               if line.strip() and not any(name in line for name in POSTGRES_SEARCH_INDEXES)]
     assert not changes, "\n".join(changes)
 
 
