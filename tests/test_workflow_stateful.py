@@ -21,7 +21,16 @@ from hypothesis.stateful import (
 
 from portal.core.clock import utcnow
 from portal.core.db import db, is_postgres
-from portal.core.vocabulary import OPEN_STATES, Actor, EntryType, RefundKind, RefundState, Role
+from portal.core.vocabulary import (
+    OPEN_DISPUTE_STATES,
+    OPEN_STATES,
+    Actor,
+    DisputeStatus,
+    EntryType,
+    RefundKind,
+    RefundState,
+    Role,
+)
 from portal.core.workdays import WorkCalendar
 from portal.deposit import ledger
 from portal.deposit.models import LedgerEntry
@@ -342,8 +351,8 @@ class RefundWorkflow(RuleBasedStateMachine):
     @rule(index=SHOP)
     def disputes_are_resolved(self, index):
         """The platform resolves every open dispute of the shop."""
-        (Dispute.update(status="RESOLVED", resolved_at=self.tick_clock())
-         .where((Dispute.shop == self.shops[index][0].id) & Dispute.status.in_(Dispute.OPEN_STATES)).execute())
+        (Dispute.update(status=DisputeStatus.RESOLVED, resolved_at=self.tick_clock())
+         .where((Dispute.shop == self.shops[index][0].id) & Dispute.status.in_(OPEN_DISPUTE_STATES)).execute())
 
     @rule(index=SHOP, amount_fen=st.integers(1, 200_000))
     def seller_tops_up(self, index, amount_fen):
