@@ -117,7 +117,8 @@ def request_in(state=RefundState.UNDER_REVIEW, shop=None, seller=None, amount_fe
             fail_once()
         if state == RefundState.ESCALATED:
             for _again in range(MAX_ATTEMPTS - 1):
-                payout_service.start(refund.id, finance, Actor.FINANCE, RefundState.PAYOUT_FAILED)
+                payout_service.start(refund.id, finance, Actor.FINANCE, RefundState.PAYOUT_FAILED,
+                                     override_reason="银行要求按原账户重试")
                 fail_once()
         if state == RefundState.COMPLETED:
             payout_service.record_paid(refund.id, finance, Actor.FINANCE, BANK_REFERENCE, amount_fen)

@@ -256,12 +256,12 @@ def test_exit_notice_is_recorded_once(client, app):
     """Giving exit notice stores its date and lands on the page's notice section; again keeps the first date."""
     shop, user = ready_seller()
     sign_in(client, user)
-    response = client.post("/deposit/exit-notice")
+    response = client.post("/deposit/exit-notice", data={"confirm": "y"})
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/deposit#exit-notice")
     first = Shop.get_by_id(shop.id).exit_notice_at
     assert first is not None and first > days_ago(1)
-    htmx = client.post("/deposit/exit-notice", headers=htmx_headers())
+    htmx = client.post("/deposit/exit-notice", data={"confirm": "y"}, headers=htmx_headers())
     assert htmx.status_code == 204
     assert htmx_destination(htmx).endswith("/deposit#exit-notice")
     assert Shop.get_by_id(shop.id).exit_notice_at == first

@@ -43,7 +43,7 @@ from tests.desk_helpers import (
     text_of,
     today,
 )
-from tests.factories import ACCOUNT_NUMBER, csrf_token, days_ago, ready_seller, use_cheap_hashing
+from tests.factories import ACCOUNT_NUMBER, Page, csrf_token, days_ago, ready_seller, use_cheap_hashing
 
 HX = {"HX-Request": "true"}
 
@@ -269,7 +269,9 @@ def test_request_page_side_panel_shows_the_deposit_figures(desk, app):
     assert figure(html, "Frozen") == "¥0.00"
     assert figure(html, "Held for refunds") == "¥1,000.00" == format_fen(expected.held)
     assert figure(html, "Required") == "¥2,000.00"
-    assert figure(html, "Refundable now") == format_fen(expected.refundable) == "¥2,000.00"
+    page = Page(html)
+    assert page.find(data_kind="SURPLUS").text == format_fen(expected.refundable) == "¥2,000.00"
+    assert page.find(data_kind="FULL_EXIT").text == format_fen(expected.available) == "¥4,000.00"
     assert figure(html, "Requested") == "¥1,000.00"
     assert shown_state(html) == RefundState.UNDER_REVIEW
 

@@ -96,6 +96,27 @@ class Figures:
         return self.available if kind == RefundKind.FULL_EXIT else self.refundable
 
 
+@dataclass(frozen=True)
+class Refundable:
+    """What one kind of refund could take now, as every page shows it.
+
+    ``forfeited`` is set for a banned shop: under the platform rules its deposit cannot be
+    refunded, whatever the ledger still holds, and ``reason`` says why the shop was banned.
+    """
+
+    kind: str
+    fen: int
+    forfeited: bool = False
+    reason: str = ""
+
+
+def refundable(figures, kind, banned=False, ban_reason=""):
+    """The one refundable figure for a kind (SURPLUS or FULL_EXIT) given the shop's state."""
+    if banned:
+        return Refundable(kind, 0, forfeited=True, reason=ban_reason)
+    return Refundable(kind, figures.refundable_for(kind))
+
+
 def figures_from_totals(totals, required=0):
     """Figures from ``{entry_type: sum of amounts}`` (one grouped query's result)."""
     sums = [0, 0, 0, 0, 0]

@@ -1,4 +1,5 @@
 """A shop's deposit read from its ledger: the figures every page shows, and the ledger's pages."""
+from portal.core.vocabulary import RefundKind
 from portal.deposit import ledger
 from portal.deposit.models import LedgerEntry
 from portal.shops.models import CategoryRequirement
@@ -10,6 +11,12 @@ def deposit_figures(shop):
         amount for (amount,) in CategoryRequirement.select(CategoryRequirement.required_fen)
         .where(CategoryRequirement.shop == shop.id).tuples())
     return ledger.figures_from_totals(LedgerEntry.totals_for(shop.id), required)
+
+
+def refundable_now(shop, figures=None):
+    """``{kind: ledger.Refundable}`` for both kinds: the one figure every page shows."""
+    figures = figures or deposit_figures(shop)
+    return {kind: ledger.refundable(figures, kind, shop.banned, shop.ban_reason) for kind in RefundKind}
 
 
 def ledger_page(shop_id, before_id, size):

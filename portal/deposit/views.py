@@ -1,6 +1,13 @@
-"""The seller's deposit page: the figures, what blocks a refund, and the ledger."""
-from flask import Blueprint, current_app, flash, request, url_for
+"""The seller's deposit page: the figures, what blocks a refund, the exit notice, and the ledger."""
+import datetime
+
+from flask import Blueprint, abort, current_app, flash, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
+
+from portal.core.clock import utcnow
+from portal.core.workdays import to_shanghai_date
+from portal.deposit.forms import ExitNoticeForm
 
 from portal.core.vocabulary import RefundKind
 from portal.deposit import ledger
@@ -42,7 +49,7 @@ def ledger_page(shop_id):
 
 
 @bp.get("")
-def show_deposit():
+def show_deposit(notice_form=None, status=200):
     """Paid in, deducted, frozen, held, required, refundable, the blockers and the ledger."""
     shop_id = require_seller()
     shop = Shop.get_by_id(shop_id)
@@ -56,6 +63,7 @@ def show_deposit():
     facts = refund_service.shop_facts(shop, figures=figures)
     context.update(
         figures=figures,
+        refundable=deposit_service.refundable_now(shop, figures),
         categories=list(CategoryRequirement.select().where(CategoryRequirement.shop == shop_id)
                         .order_by(CategoryRequirement.required_fen.desc())),
         checks=prechecks.evaluate(facts, RefundKind.SURPLUS, policy),
@@ -64,18 +72,43 @@ def show_deposit():
         arrears=list(Arrear.open_for(shop_id)),
         active=refund_service.active_request(shop_id),
         policy=policy,
-        notice_form=EmptyForm(),
+        notice_form=notice_form or ExitNoticeForm(formdata=None),
+        withdraw_form=EmptyForm(),
+        # Shanghai dates: the day shown is the day the seller can apply from, wherever the server runs.
+        notice_ends=to_shanghai_date(shop.exit_notice_at + datetime.timedelta(days=policy.exit_notice_days))
+        if shop.exit_notice_at else None,
+        notice_from_today=to_shanghai_date(utcnow() + datetime.timedelta(days=policy.exit_notice_days)),
+        full_exit=refund_service.open_full_exit(shop_id),
         flags=banner_flags(shop_id),
     )
-    return htmx.render("deposit/show.html", **context)
+    return htmx.render("deposit/show.html", status=status, **context)
 
 
 @bp.post("/exit-notice")
 def give_exit_notice():
-    """Start the exit notice period that a full exit needs."""
+    """Start the exit notice period that a full exit needs, once the seller has confirmed it."""
     shop_id = require_seller()
+    form = ExitNoticeForm()
+    if not form.validate():
+        return show_deposit(notice_form=form, status=422)
     shop_service.give_exit_notice(shop_id)
-    flash(_("Exit notice recorded. You can apply for a full exit once the notice period ends."))
+    notice_at = Shop.get_by_id(shop_id).exit_notice_at
+    days = refund_service.policy_from(current_app.config).exit_notice_days
+    ends = to_shanghai_date(notice_at + datetime.timedelta(days=days))
+    flash(_("Exit notice recorded. You can apply for a full exit from %(date)s.", date=format_date(ends, "long")))
+    return htmx.see_other(url_for("deposit.show_deposit") + "#exit-notice")
+
+
+@bp.post("/exit-notice/withdraw")
+def withdraw_exit_notice():
+    """Take the exit notice back, while no full-exit request depends on it."""
+    shop_id = require_seller()
+    if not EmptyForm().validate():
+        abort(400)
+    if refund_service.withdraw_exit_notice(shop_id):
+        flash(_("Exit notice withdrawn. Your shop stays open."))
+    else:
+        flash(_("The exit notice cannot be withdrawn while a full-exit request is in progress."))
     return htmx.see_other(url_for("deposit.show_deposit") + "#exit-notice")
 
 

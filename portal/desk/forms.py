@@ -18,6 +18,8 @@ PAYOUT_ERRORS = {
     "bank_reference_missing": _l("The bank reference is required."),
     "not_current_attempt": _l("That payout attempt is no longer the current one; reload the request."),
     "amount_mismatch": _l("The amount paid must equal the approved amount."),
+    "payee_unchanged": _l("The seller has not changed the payee details since the payout failed. Wait for the "
+                          "correction, or give a reason to try the same details again."),
     "other": _l("The payout could not be recorded."),
 }
 
@@ -27,6 +29,13 @@ class DecisionForm(Form):
 
     expected_state = HiddenField(validators=[DataRequired()])
     internal_note = TextAreaField(_l("Internal note (staff only)"), validators=[Optional(), Length(max=2000)])
+
+
+class StartPayoutForm(DecisionForm):
+    """Start a payout; after a failure with unchanged payee details, only with an override reason."""
+
+    override_reason = TextAreaField(_l("Reason to pay the unchanged details again (audited)"),
+                                    validators=[Optional(), Length(max=500)])
 
 
 class ApproveForm(DecisionForm):
@@ -101,7 +110,7 @@ def decision_forms(refund, **bound):
         "needs_info": NeedsInfoForm(formdata=None, prefix="info", expected_state=refund.state,
                                     due_workdays=current_app.config["NEEDS_INFO_EXPIRY_WORKDAYS"]),
         "release": DecisionForm(formdata=None, prefix="release", expected_state=refund.state),
-        "start_payout": DecisionForm(formdata=None, prefix="start", expected_state=refund.state),
+        "start_payout": StartPayoutForm(formdata=None, prefix="start", expected_state=refund.state),
         "paid": PaidForm(formdata=None, prefix="paid", expected_state=refund.state,
                          amount=money.fen_to_yuan_text(refund.approved_fen or refund.requested_fen)),
         "failed": FailedForm(formdata=None, prefix="failed", expected_state=refund.state,

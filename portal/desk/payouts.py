@@ -8,7 +8,7 @@ from flask_login import current_user
 from portal.core import money
 from portal.core.vocabulary import Actor, ReasonKind, RefundState, Role
 from portal.desk.blueprint import bp, role_required
-from portal.desk.forms import DecisionForm, FailedForm, PaidForm, reason_choices
+from portal.desk.forms import FailedForm, PaidForm, StartPayoutForm, reason_choices
 from portal.desk.requests import decide
 from portal.payouts import service as payout_service
 from portal.refunds.models import RefundRequest
@@ -32,8 +32,9 @@ def show_payouts():
 def start_payout(request_id):
     """Finance starts paying an approved request: a new attempt with its own reference."""
     def apply(refund, form):
-        payout_service.start(refund.id, current_user, Actor.FINANCE, form.expected_state.data)
-    return decide(request_id, "start_payout", DecisionForm(prefix="start"), apply, _("Payout started."))
+        payout_service.start(refund.id, current_user, Actor.FINANCE, form.expected_state.data,
+                             override_reason=form.override_reason.data or "")
+    return decide(request_id, "start_payout", StartPayoutForm(prefix="start"), apply, _("Payout started."))
 
 
 @bp.post("/refunds/<int:request_id>/payout/paid")

@@ -13,7 +13,7 @@ from portal.core import money
 from portal.core.calendar import working_calendar
 from portal.core.clock import utcnow
 from portal.core.vocabulary import ReasonKind, RefundState, Role
-from portal.deposit.service import deposit_figures
+from portal.deposit.service import deposit_figures, refundable_now
 from portal.desk.blueprint import MAX_ID, bp, role_required
 from portal.desk.forms import (
     PAYOUT_ERRORS,
@@ -32,9 +32,10 @@ from portal.payouts import service as payout_service
 from portal.refunds import prechecks, states
 from portal.refunds import service as refund_service
 from portal.refunds.labels import refusal_text
-from portal.refunds.models import ReasonCode, RefundEvent, RefundRequest
+from portal.refunds.models import ReasonCode, RefundAttachment, RefundEvent, RefundRequest
 from portal.risk.models import Arrear, Violation
 from portal.shops.models import Shop
+from portal.tickets.downloads import send_attachment
 from portal.web import htmx
 
 
@@ -71,8 +72,10 @@ def _request_context(refund, forms=None, conflict=None, notice=None, revealed=No
         "refund": refund,
         "shop": shop,
         "figures": figures,
+        "refundable": refundable_now(shop, figures),
         **_checks_context(refund, shop, figures),
         "events": events,
+        "attachments": refund_service.attachments_by_event(refund.id),
         "reasons": refund_service.reason_labels(),
         "window": refund_service.expected_window(refund, current_app.config),
         "held_fen": refund_service.held_for(refund.id),
@@ -83,6 +86,8 @@ def _request_context(refund, forms=None, conflict=None, notice=None, revealed=No
         "payee": PayeeAccount.get_or_none(PayeeAccount.shop == shop.id),
         "revealed": revealed,
         "attempt": payout_service.current_attempt(refund.id),
+        "payee_unchanged": refund.state == RefundState.PAYOUT_FAILED
+        and not payout_service.payee_changed_since_failure(refund),
         "targets": states.allowed_targets(refund.state, role),
         "forms": decision_forms(refund, **(forms or {})),
         "conflict": conflict,
@@ -97,6 +102,17 @@ def show_request(request_id):
     """A request with its seller's context and the decisions the signed-in role may take."""
     refund = _staff_request(request_id)
     return htmx.render("desk/request.html", "desk_request", **_request_context(refund))
+
+
+@bp.get("/refunds/<int:request_id>/files/<int:attachment_id>")
+def download_request_attachment(request_id, attachment_id):
+    """A file the seller sent with an answer to support, for staff."""
+    refund = _staff_request(request_id)
+    attachment = RefundAttachment.get_or_none((RefundAttachment.id == attachment_id)
+                                              & (RefundAttachment.request == refund.id))
+    if attachment is None:
+        abort(404)
+    return send_attachment(attachment)
 
 
 @bp.get("/refunds/<int:request_id>/checks")

@@ -7,7 +7,7 @@ from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Regexp
 
 from portal.core.vocabulary import FlagEffect, FlagSeverity, Role
-from portal.deposit.service import deposit_figures
+from portal.deposit.service import deposit_figures, refundable_now
 from portal.desk.blueprint import bp, role_required
 from portal.disputes import service as dispute_service
 from portal.disputes.models import Dispute
@@ -65,6 +65,7 @@ def _shop_page(shop, status=200, **forms):
     context = {
         "shop": shop,
         "figures": deposit_figures(shop),
+        "refundable": refundable_now(shop),
         "flags": list(RiskFlag.select().where(RiskFlag.shop == shop.id).order_by(RiskFlag.id.desc())),
         "disputes": list(Dispute.select().where(Dispute.shop == shop.id).order_by(Dispute.id.desc())),
         "requests": list(RefundRequest.for_shop(shop.id).limit(20)),

@@ -12,7 +12,7 @@ from portal.accounts.models import User
 from portal.audit import service as audit_service
 from portal.core.calendar import working_calendar
 from portal.core.vocabulary import MessageKind, Role, in_language
-from portal.deposit.service import deposit_figures
+from portal.deposit.service import deposit_figures, refundable_now
 from portal.desk.blueprint import bp, role_required
 from portal.disputes import service as dispute_service
 from portal.disputes.models import Dispute
@@ -81,6 +81,7 @@ def _ticket_context(ticket, reply_form=None, note_form=None, arrived=None, notic
         "ticket": ticket,
         "shop": shop,
         "figures": deposit_figures(shop),
+        "refundable": refundable_now(shop),
         "flags": list(RiskFlag.active_for(shop.id)),
         "messages": messages,
         "attachments": attachments,

@@ -19,6 +19,7 @@ from portal.core.db import db
 from portal.core.vocabulary import EmailStatus
 from portal.notifications.models import Notification, OutboxEmail
 from portal.refunds.models import RefundRequest
+from portal.tickets.models import Ticket
 
 # How long an e-mail claimed by a tick that then died stays claimed before another tick retries
 # it (with the same Message-ID, so a receiving server can drop the repeat).
@@ -110,13 +111,20 @@ def compose(config, email):
     """The message for one outbox row, in the recipient's language."""
     notification = Notification.get_by_id(email.notification_id)
     user = User.get_by_id(notification.user_id)
-    request = RefundRequest.get_or_none(RefundRequest.id == notification.request_id)
-    link = (public_link(config, "refunds.show_request", request_id=request.id) if request
-            else public_link(config, "site.index"))
+    ticket = Ticket.get_or_none(Ticket.id == notification.ticket_id) if notification.ticket_id else None
     with force_locale(user.locale or "zh_CN"):
-        subject = _render_text("email/refund_state_subject.txt", request=request,
-                               notification=notification).strip()
-        body = _render_text("email/refund_state.txt", request=request, notification=notification, link=link)
+        if ticket is not None:
+            link = public_link(config, "tickets.show_ticket", ticket_id=ticket.id)
+            subject = _render_text("email/ticket_reply_subject.txt", ticket=ticket).strip()
+            body = _render_text("email/ticket_reply.txt", ticket=ticket, link=link)
+        else:
+            request = RefundRequest.get_or_none(RefundRequest.id == notification.request_id)
+            link = (public_link(config, "refunds.show_request", request_id=request.id) if request
+                    else public_link(config, "site.index"))
+            subject = _render_text("email/refund_state_subject.txt", request=request,
+                                   notification=notification).strip()
+            body = _render_text("email/refund_state.txt", request=request, notification=notification,
+                                link=link)
     message = EmailMessage()
     message["From"] = config["SMTP_FROM"]
     message["To"] = email.to_address

@@ -6,20 +6,23 @@ from portal.core.clock import utcnow
 from portal.core.db import BaseModel, EnumField
 from portal.core.vocabulary import EmailStatus, RefundState
 from portal.refunds.models import RefundEvent, RefundRequest
+from portal.tickets.models import Ticket, TicketMessage
 
 
 class Notification(BaseModel):
-    """An in-app notice to one user about one seller-visible change of a request."""
+    """An in-app notice to one user: a seller-visible change of a request, or support's reply to a ticket."""
 
     user = ForeignKeyField(User, backref="notifications", on_delete="CASCADE")
     request = ForeignKeyField(RefundRequest, null=True, on_delete="CASCADE")
     event = ForeignKeyField(RefundEvent, null=True, on_delete="CASCADE")
-    state = EnumField(RefundState)  # the state the request moved to
+    state = EnumField(RefundState, null=True)  # the state the request moved to (None for a ticket reply)
+    ticket = ForeignKeyField(Ticket, null=True, on_delete="CASCADE")
+    ticket_message = ForeignKeyField(TicketMessage, null=True, on_delete="CASCADE")  # support's reply
     created_at = DateTimeField(default=utcnow)
     read_at = DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("user", "event"), True), (("user", "read_at"), False))
+        indexes = ((("user", "event"), True), (("user", "read_at"), False), (("user", "ticket_message"), True))
 
     @classmethod
     def unread_count(cls, user_id):

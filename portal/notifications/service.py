@@ -18,6 +18,18 @@ def notify_sellers(request, event, now):
                             created_at=now)
 
 
+def notify_ticket_reply(ticket, message, now):
+    """An in-app notice of support's reply for every active seller account of the ticket's shop.
+
+    Runs inside the reply's transaction; ``tick`` mails it like any other notification when SMTP is
+    configured. Internal notes never get here, so nothing of them reaches the seller.
+    """
+    sellers = User.select(User.id).where((User.shop == ticket.shop_id) & (User.role == Role.SELLER)
+                                         & (User.active == True))  # noqa: E712
+    for (user_id,) in sellers.tuples():
+        Notification.create(user=user_id, ticket=ticket.id, ticket_message=message.id, created_at=now)
+
+
 def mark_read(user_id, notification_id=None):
     """Mark one notification (or all of them) read for a user."""
     query = Notification.update(read_at=utcnow()).where((Notification.user == user_id)

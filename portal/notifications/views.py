@@ -1,10 +1,12 @@
 """In-app notifications: the unread count in the header and the list page."""
 from flask import Blueprint, abort, redirect, url_for
 from flask_login import current_user
+from peewee import JOIN
 
 from portal.core.vocabulary import Role
 from portal.notifications import service as notification_service
 from portal.notifications.models import Notification
+from portal.tickets.models import Ticket
 from portal.web import htmx
 from portal.web.forms import EmptyForm
 from portal.web.guards import signed_in_only
@@ -25,7 +27,9 @@ def unread_notifications():
 @bp.get("")
 def list_notifications():
     """The newest notifications, unread ones marked."""
-    notices = list(Notification.select()
+    # The ticket's subject comes along in the same query (a LEFT JOIN: most notices are about requests).
+    notices = list(Notification.select(Notification, Ticket.id, Ticket.subject)
+                   .join(Ticket, JOIN.LEFT_OUTER, on=(Notification.ticket == Ticket.id))
                    .where(Notification.user == current_user.id)
                    .order_by(Notification.id.desc())
                    .limit(PAGE_SIZE))
@@ -41,8 +45,12 @@ def open_notification(notification_id):
         abort(404)
     if notice.read_at is None:
         notification_service.mark_read(current_user.id, notice.id)
-    target = (url_for("refunds.show_request", request_id=notice.request_id) if notice.request_id
-              else url_for("notifications.list_notifications"))
+    if notice.request_id:
+        target = url_for("refunds.show_request", request_id=notice.request_id)
+    elif notice.ticket_id:
+        target = url_for("tickets.show_ticket", ticket_id=notice.ticket_id) + f"#message-{notice.ticket_message_id}"
+    else:
+        target = url_for("notifications.list_notifications")
     return redirect(target, code=303)
 
 

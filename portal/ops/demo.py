@@ -25,8 +25,10 @@ from portal.deposit.models import LedgerEntry
 from portal.disputes.models import Dispute
 from portal.ops import seed
 from portal.payee.models import PayeeAccount, PayeeChange
+from portal.payouts import service as payout_service
 from portal.refunds import prechecks
 from portal.refunds import service as refund_service
+from portal.refunds.models import RefundRequest
 from portal.refunds.timing import Timing
 from portal.risk.models import Arrear, Violation
 from portal.shops.models import CategoryRequirement, Shop
@@ -69,7 +71,17 @@ def _request(shop, user, now, days_ago, amount_yuan, steps=(), kind=RefundKind.S
                                   timing=timing)
     refund = submission.request
     for offset, (target, role, details) in enumerate(steps, start=1):
-        refund_service.move(refund, target, None, role, now=at + offset * DAY, **details)
+        moment = at + offset * DAY
+        # Payouts go through their own service, so the demo's attempts (reference, account paid
+        # into) exist as a real payout's would.
+        if target == RefundState.PAYOUT_PROCESSING:
+            payout_service.start(refund.id, None, role, refund.state, now=moment)
+        elif target == RefundState.COMPLETED:
+            payout_service.record_paid(refund.id, None, role, details["bank_reference"], refund.approved_fen,
+                                       now=moment)
+        else:
+            refund_service.move(refund, target, None, role, now=moment, **details)
+        refund = RefundRequest.get_by_id(refund.id)
     return refund
 
 

@@ -7,7 +7,7 @@ from portal.disputes.models import Dispute
 from portal.notifications.models import Notification, OutboxEmail
 from portal.payee.models import PayeeAccount, PayeeChange
 from portal.payouts.models import PayoutAttempt, WebhookEvent
-from portal.refunds.models import ReasonCode, RefundEvent, RefundRequest
+from portal.refunds.models import ReasonCode, RefundAttachment, RefundEvent, RefundRequest
 from portal.risk.models import Arrear, RiskFlag, Violation
 from portal.shops.models import CategoryRequirement, Shop
 from portal.tickets.models import Attachment, CannedReply, Ticket, TicketMessage
@@ -20,4 +20,4 @@ POSTGRES_SEARCH_INDEXES = ("shop_name_trgm", "shop_entity_name_trgm")
 MODELS = [Shop, User, LoginAttempt, CategoryRequirement, Violation, Dispute, Arrear, PayeeAccount,
           PayeeChange, RefundRequest, RefundEvent, LedgerEntry, CalendarOverride, ReasonCode, Notification,
           OutboxEmail, PayoutAttempt, WebhookEvent, AuditLog, RiskFlag, Ticket, TicketMessage, Attachment,
-          CannedReply, Widget, RateCounter]
+          RefundAttachment, CannedReply, Widget, RateCounter]

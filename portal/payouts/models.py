@@ -18,6 +18,7 @@ class PayoutAttempt(BaseModel):
     status = EnumField(PayoutStatus, default=PayoutStatus.PROCESSING)
     bank_reference = CharField(null=True)
     failure_code = CharField(default="")
+    paid_to = CharField(default="")  # the payee account as it was when the attempt started, masked
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
     settled_at = DateTimeField(null=True)

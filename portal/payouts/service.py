@@ -5,12 +5,16 @@ a request to PAYOUT_PROCESSING. It ends exactly once: paid (the request complete
 books REFUND_PAID with the bank reference) or failed (the seller is told what to fix). Repeated
 failures hand the request to finance for manual handling (ESCALATED).
 """
+from dataclasses import dataclass
+
 from peewee import IntegrityError, fn
 
 from portal.audit import service as audit_service
 from portal.core.clock import utcnow
 from portal.core.db import lock_for_update, write_transaction
-from portal.core.vocabulary import Actor, PayoutStatus, RefundState, WebhookOutcome
+from portal.core.vocabulary import Actor, EntryType, PayoutStatus, RefundState, WebhookOutcome
+from portal.deposit.models import LedgerEntry
+from portal.payee.models import PayeeAccount, PayeeChange
 from portal.payouts.models import PayoutAttempt, WebhookEvent
 from portal.refunds import prechecks, states
 from portal.refunds import service as refund_service
@@ -36,21 +40,76 @@ def current_attempt(request_id):
 
 
 def _new_attempt(request, user, now):
-    """Record the next attempt of a request with its own reference."""
+    """Record the next attempt of a request with its own reference and the (masked) account it pays."""
     number = (PayoutAttempt.select(fn.COALESCE(fn.MAX(PayoutAttempt.attempt_no), 0))
               .where(PayoutAttempt.request == request.id).scalar()) + 1
+    payee = PayeeAccount.get_or_none(PayeeAccount.shop == request.shop_id)
+    # Kept as it was at payout time: the seller may change the payee details later.
+    paid_to = f"{payee.bank_name} {payee.masked_number}" if payee else ""
     return PayoutAttempt.create(request=request.id, attempt_no=number, reference=f"PO-{request.id}-{number}",
-                                amount_fen=request.approved_fen, created_by=user.id if user else None,
-                                created_at=now)
+                                amount_fen=request.approved_fen, paid_to=paid_to,
+                                created_by=user.id if user else None, created_at=now)
 
 
-def start(request_id, user, actor_role, expected_state, now=None):
-    """Move an approved (or failed, now fixed) request to PAYOUT_PROCESSING with a new attempt."""
+def last_failure(request_id):
+    """The request's newest failed attempt, or None."""
+    return (PayoutAttempt.select()
+            .where((PayoutAttempt.request == request_id) & (PayoutAttempt.status == PayoutStatus.FAILED))
+            .order_by(PayoutAttempt.attempt_no.desc()).first())
+
+
+def payee_changed_since_failure(request):
+    """True unless the payout failed and the payee details have not changed since.
+
+    Paying the same details again fails the same way (a closed account stays closed), so a new
+    attempt waits for the seller's correction.
+    """
+    failed = last_failure(request.id)
+    if failed is None:
+        return True
+    changed = PayeeChange.latest_at(request.shop_id)
+    return changed is not None and changed > (failed.settled_at or failed.created_at)
+
+
+@dataclass(frozen=True)
+class Payment:
+    """How a completed request was paid: when, the bank's reference, and the account (masked)."""
+
+    paid_at: object
+    amount_fen: int
+    bank_reference: str
+    paid_to: str
+
+
+def payment_of(request):
+    """The payment of a completed request, from its ledger entry and its newest attempt (None if unpaid)."""
+    entry = (LedgerEntry.select().where((LedgerEntry.refund_request == request.id)
+                                        & (LedgerEntry.entry_type == EntryType.REFUND_PAID))
+             .order_by(LedgerEntry.id.desc()).first())
+    if entry is None:
+        return None
+    attempt = current_attempt(request.id)
+    return Payment(entry.created_at, entry.amount_fen, entry.bank_reference or "",
+                   attempt.paid_to if attempt else "")
+
+
+def start(request_id, user, actor_role, expected_state, now=None, override_reason=""):
+    """Move an approved (or failed, now fixed) request to PAYOUT_PROCESSING with a new attempt.
+
+    After a failure the payee details must have changed since, unless finance overrides that with
+    a reason (audited). Raises ``PayoutError("payee_unchanged")`` otherwise.
+    """
     now = now or utcnow()
+    override_reason = (override_reason or "").strip()
     with write_transaction():
         request = _locked(request_id)
         if request.state != expected_state:
             raise refund_service.TransitionConflict(request)
+        if request.state == RefundState.PAYOUT_FAILED and not payee_changed_since_failure(request):
+            if not override_reason or actor_role != Actor.FINANCE:
+                raise PayoutError("payee_unchanged")
+            audit_service.record(user, "payout.retry_override", request.id, request.shop_id, now,
+                                 reason=override_reason, failed_reference=last_failure(request.id).reference)
         refund_service.move(request, RefundState.PAYOUT_PROCESSING, user, actor_role, now=now)
         request.approved_fen = request.approved_fen or request.requested_fen
         attempt = _new_attempt(request, user, now)

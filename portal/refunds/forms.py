@@ -1,7 +1,7 @@
 """The seller's refund forms: apply, answer support's question, and button-only actions."""
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, HiddenField, RadioField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, MultipleFileField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from portal.core import money
@@ -27,10 +27,11 @@ class StateForm(EmptyForm):
 
 
 class AnswerForm(Form):
-    """The seller's answer to support's request for information."""
+    """The seller's answer to support's request for information, with evidence files."""
 
     message = TextAreaField(_l("Your answer"), validators=[
         DataRequired(_l("Write your answer to support.")), Length(max=2000)])
+    files = MultipleFileField(_l("Evidence files (证明材料)"))
 
 
 class RefundForm(Form):

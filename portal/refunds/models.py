@@ -95,3 +95,15 @@ class ReasonCode(BaseModel):
         """Active codes of one kind, in their display order."""
         return (cls.select().where((cls.kind == kind) & (cls.active == True))  # noqa: E712
                 .order_by(cls.sort_order, cls.code))
+
+
+class RefundAttachment(BaseModel):
+    """An evidence file the seller sent with an answer to support's question, stored like a ticket's."""
+
+    request = ForeignKeyField(RefundRequest, backref="attachments", on_delete="CASCADE")
+    event = ForeignKeyField(RefundEvent, backref="attachments", on_delete="CASCADE")  # the answer
+    stored_name = CharField(unique=True)
+    original_name = CharField()
+    content_type = CharField()
+    size = IntegerField()
+    created_at = DateTimeField(default=utcnow)

@@ -5,6 +5,8 @@ amount is checked against what is refundable in the same transaction that writes
 ``move`` is the one way any area changes a request's state (inside its own transaction);
 ``transition`` and ``decide`` wrap it in a transaction of their own.
 """
+import contextlib
+import os
 from dataclasses import dataclass
 
 from peewee import IntegrityError, fn
@@ -22,10 +24,11 @@ from portal.disputes.models import Dispute
 from portal.notifications.service import notify_sellers
 from portal.payee.models import PayeeAccount, PayeeChange
 from portal.refunds import prechecks, states, timing
-from portal.refunds.models import ReasonCode, RefundEvent, RefundRequest
+from portal.refunds.models import ReasonCode, RefundAttachment, RefundEvent, RefundRequest
 from portal.refunds.timing import Timing
 from portal.risk.models import Arrear, RiskFlag, Violation
 from portal.shops.models import Shop
+from portal.tickets import evidence
 
 
 class RefundBlocked(Exception):
@@ -133,7 +136,7 @@ def submit(shop_id, user, kind, amount_fen, idempotency_key, policy, now=None, r
             checks = prechecks.evaluate(facts, kind, policy)
             if prechecks.is_blocked(checks):
                 raise RefundBlocked(checks)
-            refundable = facts.figures.refundable_for(kind)
+            refundable = ledger.refundable(facts.figures, kind, facts.banned).fen
             if kind == RefundKind.FULL_EXIT:
                 amount_fen = refundable
             elif amount_fen > refundable:
@@ -261,9 +264,31 @@ def seller_timeline(request_id):
             .order_by(RefundEvent.id))
 
 
+def open_full_exit(shop_id):
+    """The shop's full-exit request that is not final yet, or None."""
+    return (RefundRequest.select()
+            .where((RefundRequest.shop == shop_id) & (RefundRequest.kind == RefundKind.FULL_EXIT)
+                   & (RefundRequest.state.in_(OPEN_STATES)))
+            .first())
+
+
+def withdraw_exit_notice(shop_id):
+    """Take back the shop's exit notice; False while a full-exit request depends on it.
+
+    Here rather than in the shops area: whether the notice may go depends on the shop's requests,
+    checked under the same shop lock that ``submit`` takes.
+    """
+    with write_transaction():
+        _lock_shop(shop_id)
+        if open_full_exit(shop_id) is not None:
+            return False
+        Shop.update(exit_notice_at=None).where(Shop.id == shop_id).execute()
+    return True
+
+
 def resubmittable(request):
-    """True when a request ended in a way the seller can fix and apply again from."""
-    return request.state in (RefundState.REJECTED, RefundState.EXPIRED)
+    """True when a request ended in a way the seller can apply again from (rejected, expired, cancelled)."""
+    return request.state in (RefundState.REJECTED, RefundState.EXPIRED, RefundState.CANCELLED)
 
 
 def cancel(request_id, user, expected_state):
@@ -271,10 +296,54 @@ def cancel(request_id, user, expected_state):
     return transition(request_id, RefundState.CANCELLED, user, Actor.SELLER, expected_state=expected_state)
 
 
-def answer_needs_info(request_id, user, message):
-    """The seller answers support's question: the request goes back to review with the answer."""
-    return transition(request_id, RefundState.UNDER_REVIEW, user, Actor.SELLER,
-                      expected_state=RefundState.NEEDS_INFO, seller_message=message)
+def answer_needs_info(request_id, user, message, files=(), upload_dir=None, now=None):
+    """The seller answers support's question, with evidence files: the request goes back to review.
+
+    ``files`` are ``(content, content_type, extension, name)`` as ``evidence.clean`` left them; they
+    are written first and taken back when the answer cannot be saved, as a ticket's files are.
+    """
+    now = now or utcnow()
+    stored = [(evidence.store(upload_dir, data, extension), name, content_type, len(data), extension)
+              for data, content_type, extension, name in files]
+    try:
+        with write_transaction():
+            request = lock_for_update(RefundRequest.select().where(RefundRequest.id == request_id)).get()
+            if request.state != RefundState.NEEDS_INFO:
+                raise TransitionConflict(request)
+            move(request, RefundState.UNDER_REVIEW, user, Actor.SELLER, seller_message=message, now=now)
+            answer = latest_event_into(request, RefundState.UNDER_REVIEW)
+            for stored_name, name, content_type, size, extension in stored:
+                RefundAttachment.create(request=request_id, event=answer.id, stored_name=stored_name,
+                                        original_name=evidence.safe_download_name(name, extension),
+                                        content_type=content_type, size=size, created_at=now)
+    except Exception:
+        for stored_name, *_rest in stored:
+            with contextlib.suppress(OSError):
+                os.remove(evidence.path_for(upload_dir, stored_name))
+        raise
+    return RefundRequest.get_by_id(request_id)
+
+
+def latest_event_into(request, state):
+    """The newest event that moved the request into ``state``, or None."""
+    return (RefundEvent.select().where((RefundEvent.request == request.id) & (RefundEvent.to_state == state))
+            .order_by(RefundEvent.id.desc()).first())
+
+
+def open_question(request):
+    """The event that asked the seller for information, while the request waits for the answer."""
+    if request.state != RefundState.NEEDS_INFO:
+        return None
+    return latest_event_into(request, RefundState.NEEDS_INFO)
+
+
+def attachments_by_event(request_id):
+    """``{event id: [RefundAttachment]}`` of a request's answers, oldest first."""
+    found = {}
+    for attachment in (RefundAttachment.select().where(RefundAttachment.request == request_id)
+                       .order_by(RefundAttachment.id)):
+        found.setdefault(attachment.event_id, []).append(attachment)
+    return found
 
 
 def start_review_if_due(request_id, policy, now=None):

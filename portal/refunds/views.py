@@ -11,15 +11,18 @@ from portal.core import money
 from portal.core.calendar import working_calendar
 from portal.core.clock import utcnow
 from portal.core.vocabulary import RefundKind, RefundState, Role
-from portal.deposit.service import deposit_figures
+from portal.deposit.service import deposit_figures, refundable_now
 from portal.payee.models import PayeeAccount
+from portal.payouts import service as payout_service
 from portal.refunds import labels, prechecks, states, timing
 from portal.refunds import service as refund_service
 from portal.refunds.forms import KINDS, AnswerForm, RefundForm, StateForm
 from portal.refunds.labels import refusal_text, state_label
-from portal.refunds.models import RefundRequest
+from portal.refunds.models import RefundAttachment, RefundRequest
 from portal.risk.service import banner_flags
 from portal.shops.models import Shop
+from portal.tickets.downloads import send_attachment
+from portal.tickets.forms import cleaned_files
 from portal.web import htmx
 from portal.web.extensions import login_manager
 from portal.web.guards import checks_session_itself, require_seller, session_user_id, signed_in_only
@@ -44,7 +47,7 @@ def _form_page(shop, form, status=200, blocked_checks=None, previous=None):
     checks = blocked_checks or prechecks.evaluate(refund_service.shop_facts(shop, figures=figures), kind, policy)
     return htmx.render("refunds/new.html", "refund_form", status=status, shop=shop, form=form,
                        figures=figures, kind=kind, checks=checks, blocked=prechecks.is_blocked(checks),
-                       refundable_fen=figures.refundable_for(kind), previous=previous, flags=banner_flags(shop.id),
+                       refundable=refundable_now(shop, figures)[kind], previous=previous, flags=banner_flags(shop.id),
                        payee=PayeeAccount.get_or_none(PayeeAccount.shop == shop.id))
 
 
@@ -95,7 +98,7 @@ def submit_request():
     kind = form.kind.data
     amount_fen = 0
     if kind == RefundKind.SURPLUS:
-        amount_fen = form.parse_amount(deposit_figures(shop).refundable)
+        amount_fen = form.parse_amount(refundable_now(shop)[kind].fen)
         if amount_fen is None:
             return _form_page(shop, form, status=422, previous=previous)
     policy = refund_service.policy_from(current_app.config)
@@ -132,6 +135,11 @@ def _status_context(refund):
     return {
         "refund": refund,
         "events": list(refund_service.seller_timeline(refund.id)),
+        "attachments": refund_service.attachments_by_event(refund.id),
+        "question": refund_service.open_question(refund),
+        "failure": refund_service.latest_event_into(refund, RefundState.PAYOUT_FAILED)
+        if refund.state == RefundState.PAYOUT_FAILED else None,
+        "payment": payout_service.payment_of(refund) if refund.state == RefundState.COMPLETED else None,
         "reasons": refund_service.reason_labels(),
         "window": refund_service.expected_window(refund, config, calendar),
         "turn": states.TURNS[refund.state],
@@ -210,9 +218,36 @@ def answer_request(request_id):
         context = _status_context(refund)
         context["answer_form"] = form
         return htmx.render("refunds/show.html", "refund_status", status=422, **context)
+    # The same checks as a ticket's evidence: content sniffed, images re-encoded, size and count limited.
+    files = cleaned_files(form.files)
+    if files is None:
+        context = _status_context(refund)
+        context["answer_form"] = form
+        return htmx.render("refunds/show.html", "refund_status", status=422, **context)
     answer = form.message.data.strip()
-    return _act(refund, lambda: refund_service.answer_needs_info(refund.id, current_user, answer),
+    return _act(refund, lambda: refund_service.answer_needs_info(refund.id, current_user, answer, files,
+                                                                 current_app.config["UPLOAD_DIR"]),
                 _("Thank you. Your answer was sent and the review continues."))
+
+
+@bp.get("/<int:request_id>/files/<int:attachment_id>")
+def download_attachment(request_id, attachment_id):
+    """A file the seller sent with an answer, for the request's own seller only."""
+    refund = _own_request(request_id)
+    attachment = RefundAttachment.get_or_none((RefundAttachment.id == attachment_id)
+                                              & (RefundAttachment.request == refund.id))
+    if attachment is None:
+        abort(404)
+    return send_attachment(attachment)
+
+
+@bp.url_value_preprocessor
+def _allow_uploads(endpoint, values):
+    """The answer to support carries files: allow their size there only (as the tickets blueprint does)."""
+    if endpoint != "refunds.answer_request" or not current_user.is_authenticated:
+        return
+    config = current_app.config
+    request.max_content_length = int(config["EVIDENCE_MAX_FILES"]) * int(config["EVIDENCE_MAX_BYTES"]) + 1024 * 1024
 
 
 bp.before_request(signed_in_only)

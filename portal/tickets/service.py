@@ -12,9 +12,11 @@ from peewee import IntegrityError
 from portal.audit import service as audit_service
 from portal.core.clock import utcnow
 from portal.core.db import lock_for_update, write_transaction
-from portal.core.vocabulary import N_, Actor, EntryType, MessageKind, Role, TicketCategory, TicketStatus
+from portal.core.vocabulary import N_, Actor, EntryType, MessageKind, RefundKind, Role, TicketCategory, TicketStatus
+from portal.deposit import ledger
 from portal.deposit.models import LedgerEntry
 from portal.deposit.service import deposit_figures
+from portal.notifications.service import notify_ticket_reply
 from portal.tickets import evidence
 from portal.tickets.models import Attachment, Ticket, TicketMessage
 
@@ -22,6 +24,8 @@ CATEGORIES = {
     TicketCategory.REFUND_APPEAL: N_("Appeal a rejected refund"),
     TicketCategory.WRONG_AMOUNT: N_("The amount is wrong"),
     TicketCategory.ACCOUNT_APPEAL: N_("Account anomaly or ban appeal"),
+    TicketCategory.VIOLATION_APPEAL: N_("Appeal a violation"),
+    TicketCategory.ARREARS: N_("Money owed to the platform"),
     TicketCategory.PAYEE: N_("Payee details"),
     TicketCategory.DISPUTE_ESCALATION: N_("Buyer dispute: platform intervention"),
     TicketCategory.OTHER: N_("Something else"),
@@ -56,7 +60,8 @@ def amount_calculation(shop):
     return json.dumps({
         "paid_in_fen": figures.paid_in, "deducted_fen": figures.deducted, "balance_fen": figures.balance,
         "frozen_fen": figures.frozen, "held_fen": figures.held, "required_fen": figures.required,
-        "refundable_fen": figures.refundable, "deductions": deductions,
+        "refundable_fen": ledger.refundable(figures, RefundKind.SURPLUS, shop.banned, shop.ban_reason).fen,
+        "deductions": deductions,
     })
 
 
@@ -173,6 +178,8 @@ def reply(ticket_id, user, body, files, upload_dir, calendar, *, internal=False,
             if staff:
                 audit_service.record(user, "ticket.note" if internal else "ticket.reply", None, ticket.shop_id, now,
                              ticket_id=ticket.id, message=message.id, resolved=bool(resolve))
+            if staff and not internal:
+                notify_ticket_reply(ticket, message, now)
     except Exception:
         _remove_files(stored, upload_dir)
         raise

@@ -14,8 +14,10 @@ from jinja2_fragments.flask import render_block
 from portal.core import money
 from portal.core.clock import utcnow
 from portal.core.vocabulary import WidgetVariant
+from portal.deposit.service import refundable_now
 from portal.refunds import service as refund_service
 from portal.refunds import states, timing
+from portal.shops.models import Shop
 from portal.web.locale import language_from_param
 from portal.web.security import sessionless_prefixes
 from portal.widgets import service as widget_service
@@ -78,6 +80,10 @@ def widget_status(widget):
     }
     if widget.variant == WidgetVariant.DETAILED:
         status["amount_fen"] = refund.approved_fen if refund.approved_fen is not None else refund.requested_fen
+        # The same refundable figure the seller's pages show, for the kind of the request shown.
+        status["refundable"] = refundable_now(Shop.get_by_id(widget.shop_id))[refund.kind]
+        # The refresh answers 204 while the version is unchanged, so the figure is part of it.
+        status["version"] += f".{status['refundable'].fen}"
     return status
 
 
