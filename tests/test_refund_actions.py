@@ -144,7 +144,8 @@ def test_an_answer_with_files_stores_them_for_the_seller_and_the_desk(app):
     browser = signed_in(app, owner)
     response = browser.post(f"/refunds/{refund.id}/answer", content_type="multipart/form-data", data={
         "message": "已上传缴纳凭证。",
-        "files": [upload(jpeg_with_exif(), "凭证.jpg", "image/jpeg"), upload(CLEAN_PDF, "回单.pdf", "application/pdf")]})
+        "files": [upload(jpeg_with_exif(), "凭证.jpg", "image/jpeg"),
+                  upload(CLEAN_PDF, "回单.pdf", "application/pdf")]})
     assert response.status_code == 303
     assert RefundRequest.get_by_id(refund.id).state == RefundState.UNDER_REVIEW
     files = {row.original_name: row for row in RefundAttachment.select().where(RefundAttachment.request == refund.id)}

@@ -6,12 +6,11 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 
 from portal.core.clock import utcnow
-from portal.core.workdays import to_shanghai_date
-from portal.deposit.forms import ExitNoticeForm
-
 from portal.core.vocabulary import RefundKind
+from portal.core.workdays import to_shanghai_date
 from portal.deposit import ledger
 from portal.deposit import service as deposit_service
+from portal.deposit.forms import ExitNoticeForm
 from portal.deposit.service import deposit_figures
 from portal.disputes.models import Dispute
 from portal.refunds import prechecks

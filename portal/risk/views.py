@@ -1,8 +1,8 @@
 """The seller's risk page: what holds refunds back (violations, disputes, money owed, warnings) and what to do."""
 from flask import Blueprint
 
-from portal.risk import service as risk_service
 from portal.disputes.models import Dispute
+from portal.risk import service as risk_service
 from portal.risk.models import Arrear, RiskFlag, Violation
 from portal.web import htmx
 from portal.web.guards import require_seller, signed_in_only
