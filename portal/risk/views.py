@@ -1,12 +1,14 @@
 """The seller's risk page: every warning on the account, what it does to refunds, and how to appeal."""
 from flask import Blueprint
 
+from portal.risk import labels as risk_labels
 from portal.risk import service as risk_service
 from portal.risk.models import RiskFlag
 from portal.web import htmx
 from portal.web.guards import require_seller, signed_in_only
 
 bp = Blueprint("risk", __name__, url_prefix="/risk")
+risk_labels.register()
 
 
 @bp.get("")
