@@ -119,8 +119,8 @@ def test_risky_seller_sees_what_blocks_and_where_to_fix_it(demo_data, english):
     page = Page(html)
     links = fix_links(html)
     # What the seller finds by following each link: the dispute's order, the violation, the amount owed.
-    for code, evidence in (("OPEN_DISPUTE", "6928374651029384756"), ("VIOLATION_OPEN", "FALSE_ADVERTISING"),
-                           ("ARREARS", "¥150.00")):
+    for code, evidence in (("OPEN_DISPUTE", "6928374651029384756"),
+                           ("VIOLATION_OPEN", "Misleading product description"), ("ARREARS", "¥150.00")):
         assert "check-blocking" in page.find("li", data_check=code)["class"], code
         target = urlsplit(links[code])
         response = english.get(target.path)
@@ -234,7 +234,10 @@ def test_ledger_rows_show_reason_and_link_their_request(demo_data, english):
     rows = page.find_all("li", data_entry_type=True)
     paid = [row for row in rows if row["data-entry-type"] == EntryType.REFUND_PAID]
     assert paid and "CMB20260915000123" in paid[0].text
-    assert "违规扣款：延迟发货" in page.find(data_entry_type=EntryType.DEDUCTION).text
+    # A standard reason, named in the reader's language with the violation it was for.
+    assert "Deducted for a rule violation: Late shipment" in page.find(data_entry_type=EntryType.DEDUCTION).text
+    chinese = Page(english.get("/lang/zh_CN?next=/deposit", follow_redirects=True).text)
+    assert "违规扣款：延迟发货" in chinese.find(data_entry_type=EntryType.DEDUCTION).text
     own = {f"/refunds/{refund.id}" for refund in RefundRequest.for_shop(user.shop_id)}
     linked = {link["href"] for link in page.find_all("a") if re.fullmatch(r"/refunds/\d+", link.get("href", ""))}
     assert linked and linked <= own

@@ -103,9 +103,9 @@ def shown_state(html):
 
 
 def audit_items(html):
-    """The audit page's entries as ``(action, text)``, newest first."""
-    return [(action, text_of(body)) for action, body in
-            re.findall(r'<li data-audit-action="([^"]+)">(.*?)</li>', html, re.S)]
+    """The audit page's entries as ``(action, text)``, newest first (no space left where a link ended)."""
+    return [(action, re.sub(r" ([:,])", r"\1", text_of(body))) for action, body in
+            re.findall(r'<li data-audit-action="([^"]+)"[^>]*>(.*?)</li>', html, re.S)]
 
 
 # --- the queue -------------------------------------------------------------------------------
@@ -285,16 +285,17 @@ def test_request_page_shows_open_violations_disputes_and_arrears_of_the_shop(dem
     Dispute.update(status="RESOLVED", resolved_at=utcnow()).where(Dispute.shop == shop.id).execute()
     Arrear.update(status="SETTLED").where(Arrear.shop == shop.id).execute()
     refund, _shop, _seller = request_in(shop=shop, seller=seller)
-    Violation.create(shop=shop, code="FAKE_REVIEWS", description="刷单炒信 (fake reviews)")
+    Violation.create(shop=shop, code="FAKE_REVIEWS", description="刷单炒信")
     Dispute.create(shop=shop, order_number="6928000000000000001", complaint="商品与描述不符")
     Arrear.create(shop=shop, amount_fen=12_345, reason="技术服务费")
     html = signed_in(app, agent).get(f"/desk/refunds/{refund.id}").text
     risks = text_of(html)
-    assert "Open violation: 刷单炒信 (fake reviews)" in risks
+    # The violation by the name of its code, in the reader's language, and its details as written.
+    assert "Open violation: Fake orders or reviews · 刷单炒信 (written in Chinese)" in risks
     assert "Open buyer dispute: Order 6928000000000000001" in risks
     assert "Money owed: ¥123.45" in risks
     # The closed ones from before the request are history, not risk_service.
-    assert "商品详情页宣传用语违规" not in risks and "6928374651029384756" not in risks
+    assert "Misleading product description" not in risks and "6928374651029384756" not in risks
     checks = section(html, "desk-checks")
     for code in ("VIOLATION_OPEN", "OPEN_DISPUTE", "ARREARS"):
         assert f'data-check="{code}"' in checks
@@ -579,7 +580,7 @@ def test_audit_log_refuses_update_and_delete_in_the_database(app, agent):
 
 
 def test_audit_page_filters_by_action_person_and_request(desk, app, agent):
-    """/desk/audit narrows to one action, one person (username) or one request; unknown people match nothing."""
+    """/desk/audit narrows to one action, one person (chosen by the name the page shows) or one request."""
     colleague = staff(Role.AGENT, "agent-zhou")
     first, _shop, _seller = request_in()
     second, _shop, _seller = request_in()
@@ -589,17 +590,23 @@ def test_audit_page_filters_by_action_person_and_request(desk, app, agent):
     assert post(other, second.id, "reject").status_code == 303
     everything = audit_items(desk.get("/desk/audit").text)
     assert [action for action, _text in everything] == ["refund.rejected", "payee.reveal", "refund.approved"]
-    assert "agent-zhou" in everything[0][1] and f"No. {second.id}" in everything[0][1]
+    assert everything[0][1].endswith(f"agent-zhou rejected Request No. {second.id}: An unresolved complaint")
+    assert everything[2][1].endswith(f"agent-lin approved Request No. {first.id} for ¥1,000.00")
+    html = desk.get("/desk/audit").text
+    people = Page(re.search(r'<select id="audit-actor".*?</select>', html, re.S).group(0)).find_all("option")
+    assert {option.text: option["value"] for option in people}["agent-zhou"] == str(colleague.id)
+    actions = Page(re.search(r'<select id="audit-action".*?</select>', html, re.S).group(0)).find_all("option")
+    assert {option["value"]: option.text for option in actions}["payee.reveal"] == "Revealed an account number"
     by_action = audit_items(desk.get("/desk/audit?action=payee.reveal").text)
     assert [action for action, _text in by_action] == ["payee.reveal"]
-    by_person = audit_items(desk.get("/desk/audit?actor=agent-zhou").text)
+    by_person = audit_items(desk.get(f"/desk/audit?actor={colleague.id}").text)
     assert [action for action, _text in by_person] == ["refund.rejected", "payee.reveal"]
     by_request = audit_items(desk.get(f"/desk/audit?request={first.id}").text)
     assert [action for action, _text in by_request] == ["refund.approved"]
     assert "agent-lin" in by_request[0][1]
-    combined = audit_items(desk.get(f"/desk/audit?actor=agent-zhou&request={first.id}").text)
+    combined = audit_items(desk.get(f"/desk/audit?actor={colleague.id}&request={first.id}").text)
     assert combined == []
-    nobody = desk.get("/desk/audit?actor=no-such-person").text
+    nobody = desk.get("/desk/audit?actor=999999").text
     assert audit_items(nobody) == [] and "No entries match." in nobody
 
 
@@ -612,12 +619,13 @@ def test_audit_page_pages_back_with_older_entries(desk, app, agent):
     seen, url, pages = [], "/desk/audit?action=refund.assign", 0
     while url:
         html = desk.get(url).text
-        seen += [int(value) for value in re.findall(r"n=(\d+)</code>", html)]
+        seen += [int(value) for value in re.findall(r'data-audit-id="(\d+)"', html)]
         pages += 1
         match = re.search(r'<a href="(/desk/audit\?[^"]*before=\d+[^"]*)">Older entries</a>', html)
         url = match.group(1).replace("&amp;", "&") if match else None
     assert pages == 3
-    assert seen == list(range(119, -1, -1))  # inserted in order, so newest first is 119 down to 0
+    ids = [entry.id for entry in AuditLog.select().order_by(AuditLog.id.desc())]
+    assert seen == ids and len(seen) == 120  # newest first, each once
 
 
 # --- reason codes ----------------------------------------------------------------------------

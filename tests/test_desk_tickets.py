@@ -135,7 +135,12 @@ def test_a_reply_goes_to_the_seller_and_stops_the_clock(ticket, desk, app, owner
     assert textarea(response.text, "message") == ""
     current = fresh(ticket)
     assert current.status == TicketStatus.WAITING_SELLER and current.paused_at is not None
-    assert message_bodies(signed_in(app, owner[1]).get(f"/tickets/{ticket.id}").text)[-1] == "您好，请上传付款截图。"
+    seller_page = signed_in(app, owner[1]).get(f"/tickets/{ticket.id}").text
+    assert message_bodies(seller_page)[-1] == "您好，请上传付款截图。"
+    # Stored with the language it was written in; the seller reads English, so it is marked.
+    assert TicketMessage.select().order_by(TicketMessage.id.desc()).first().language == "zh_CN"
+    assert '<span lang="zh-CN">您好，请上传付款截图。</span>' in seller_page
+    assert Page(seller_page).with_class("message", "p")[-1].text.endswith("(written in Chinese)")
     assert ticket_audit(ticket) == ["ticket.reply"]
 
 

@@ -170,9 +170,9 @@ def test_the_risk_page_explains_the_flag_and_offers_an_appeal(desk, shop_and_sel
     form = Page(seller_client.get(appeal["href"]).text)
     assert form.find("option", value="ACCOUNT_APPEAL").has("selected")
     assert form.find("input", name="risk_flag")["value"] == str(flag.id)
-    assert form.find("input", name="subject")["value"] == "Appeal: FAKE_ORDERS"
+    assert form.find("input", name="subject")["value"] == "Appeal: Suspected fake orders"
     response = seller_client.post("/tickets/new", content_type="multipart/form-data", data=ticket_form(
-        category="ACCOUNT_APPEAL", subject="Appeal: FAKE_ORDERS", risk_flag=str(flag.id),
+        category="ACCOUNT_APPEAL", subject="Appeal: Suspected fake orders", risk_flag=str(flag.id),
         message="这些订单都是真实交易，附发货记录。"))
     ticket = Ticket.get()
     assert response.headers["Location"] == f"/tickets/{ticket.id}"
@@ -204,7 +204,7 @@ def test_only_a_blocking_flag_blocks_the_refund_form(desk, shop_and_seller, sell
     assert ("RISK_FLAG" in check_codes(html)) is blocks
     if blocks:
         check = Page(html).find("li", data_check="RISK_FLAG")
-        assert "check-blocking" in check["class"] and "(FAKE_ORDERS)" in check.text
+        assert "check-blocking" in check["class"] and "blocks refunds: Suspected fake orders." in check.text
         assert Page(html).with_class("fix", "a")[0]["href"].startswith("/risk")
 
 

@@ -165,9 +165,13 @@ def seen_message_id(html):
     return int(Page(html).find("input", name="seen_message_id")["value"])
 
 
+# The marker after a message written in another language than the page's.
+WRITTEN_IN = re.compile(r"\s*(?:\(written in (?:Chinese|English)\)|（原文为[中英]文）)$")
+
+
 def message_bodies(html):
-    """The text of every message shown in a thread (or in the #arrived box), top to bottom."""
-    return [element.text for element in Page(html).with_class("message", "p")]
+    """The text of every message shown in a thread (or in the #arrived box), top to bottom, without language markers."""
+    return [WRITTEN_IN.sub("", element.text) for element in Page(html).with_class("message", "p")]
 
 
 def field_error(html, field_id):

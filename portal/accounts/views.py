@@ -8,6 +8,7 @@ from flask_login import current_user, login_user, logout_user
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from portal.accounts import labels
 from portal.accounts import service as account_service
 from portal.accounts.models import User
 from portal.web.extensions import login_manager
@@ -15,6 +16,7 @@ from portal.web.forms import EmptyForm, Form
 from portal.web.guards import database_down, home_for, safe_next
 
 bp = Blueprint("auth", __name__)
+labels.register(bp)
 
 
 @login_manager.user_loader

@@ -61,7 +61,11 @@ STANDARD_REASONS = {
     "refund_rejected": N_("The request was rejected"),
     "refund_expired": N_("The request expired"),
     "refund_approved": N_("Approved for a lower amount; the rest is released"),
+    "complaint_freeze": N_("Frozen while a buyer complaint is handled"),
+    "complaint_closed": N_("Released: the buyer complaint is closed"),
 }
+# A deduction for a violation: the page names the violation (the entry links to it) in the reader's language.
+VIOLATION_DEDUCTION = "violation_deduction"
 
 
 def sign(entry_type):

@@ -22,15 +22,25 @@ from portal.shops.models import CategoryRequirement, Shop
 from portal.web import htmx
 from portal.web.forms import EmptyForm
 from portal.web.guards import require_seller, signed_in_only
+from portal.web.text import code_label
 
 bp = Blueprint("deposit", __name__, url_prefix="/deposit")
 
 
 @bp.app_template_global()
+def ledger_reason(reason, violation_code=None):
+    """A ledger reason in the reader's language: a standard reason translated, else the words as typed."""
+    if reason == ledger.VIOLATION_DEDUCTION:
+        return _("Deducted for a rule violation: %(violation)s", violation=code_label("violation", violation_code))
+    standard = ledger.STANDARD_REASONS.get(reason)
+    return _(standard) if standard else reason
+
+
+@bp.app_template_global()
 def entry_reason(entry):
-    """A ledger entry's reason, translated when the portal wrote it."""
-    standard = ledger.STANDARD_REASONS.get(entry.reason)
-    return _(standard) if standard else entry.reason
+    """A ledger entry's reason, translated when it is a standard one (a deduction names its violation)."""
+    violation = entry.violation.code if entry.reason == ledger.VIOLATION_DEDUCTION and entry.violation_id else None
+    return ledger_reason(entry.reason, violation)
 
 
 bp.add_app_template_global(ledger.ENTRY_LABELS, "entry_labels")

@@ -11,9 +11,11 @@ from portal.desk.blueprint import bp, role_required
 from portal.desk.forms import FailedForm, PaidForm, StartPayoutForm, reason_choices
 from portal.desk.requests import decide
 from portal.payouts import service as payout_service
+from portal.refunds import service as refund_service
 from portal.refunds.models import RefundRequest
 from portal.shops.models import Shop
 from portal.web import htmx
+from portal.web.text import written_language
 
 PAYOUT_STATES = (RefundState.APPROVED, RefundState.PAYOUT_PROCESSING, RefundState.PAYOUT_FAILED, RefundState.ESCALATED)
 
@@ -64,6 +66,8 @@ def record_payout_failure(request_id):
     form.failure_code.choices = reason_choices(ReasonKind.PAYOUT_FAILURE)
 
     def apply(refund, form):
-        payout_service.record_failed(refund.id, current_user, Actor.FINANCE, form.failure_code.data,
-                              form.seller_message.data.strip(), current_app.config["PAYOUT_MAX_ATTEMPTS"])
+        message = refund_service.own_words(form.failure_code.data, form.seller_message.data.strip())
+        payout_service.record_failed(refund.id, current_user, Actor.FINANCE, form.failure_code.data, message,
+                                     current_app.config["PAYOUT_MAX_ATTEMPTS"],
+                                     message_language=written_language(message))
     return decide(request_id, "failed", form, apply, _("Payout failure recorded."))

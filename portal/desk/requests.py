@@ -14,6 +14,7 @@ from portal.core.calendar import working_calendar
 from portal.core.clock import utcnow
 from portal.core.vocabulary import ReasonKind, RefundState, Role
 from portal.deposit.service import deposit_figures, refundable_now
+from portal.desk.audit_log import audit_names
 from portal.desk.blueprint import MAX_ID, bp, role_required
 from portal.desk.forms import (
     PAYOUT_ERRORS,
@@ -37,6 +38,7 @@ from portal.risk.models import Arrear, Violation
 from portal.shops.models import Shop
 from portal.tickets.downloads import send_attachment
 from portal.web import htmx
+from portal.web.text import written_language
 
 
 def _staff_request(request_id):
@@ -68,6 +70,7 @@ def _request_context(refund, forms=None, conflict=None, notice=None, revealed=No
                   .join(User, JOIN.LEFT_OUTER, on=(RefundEvent.actor == User.id))
                   .where(RefundEvent.request == refund.id).order_by(RefundEvent.id))
     role = current_user.role
+    audit_entries = list(audit_service.entries(request_id=refund.id, limit=20))
     return {
         "refund": refund,
         "shop": shop,
@@ -92,7 +95,8 @@ def _request_context(refund, forms=None, conflict=None, notice=None, revealed=No
         "forms": decision_forms(refund, **(forms or {})),
         "conflict": conflict,
         "notice": notice,
-        "audit_entries": list(audit_service.entries(request_id=refund.id, limit=20)),
+        "audit_entries": audit_entries,
+        "audit_names": audit_names(audit_entries),
         "assignee": User.get_or_none(User.id == refund.assigned_to_id) if refund.assigned_to_id else None,
     }
 
@@ -171,6 +175,10 @@ def decide(request_id, form_key, form, apply, notice):
 
 def _transition(refund, form, target, **details):
     """Apply one move by the signed-in staff member, with its audit entry, in one transaction."""
+    if details.get("seller_message"):
+        details["seller_message"] = refund_service.own_words(details.get("reason_code"), details["seller_message"])
+        details["message_from_reason"] = not details["seller_message"]
+        details["seller_message_language"] = written_language(details["seller_message"])
     refund_service.decide(refund.id, target, current_user, form.expected_state.data,
                           internal_note=(form.internal_note.data or "").strip()
                           if hasattr(form, "internal_note") else "", **details)
@@ -199,18 +207,9 @@ def approve_request(request_id):
             except money.AmountError as error:
                 raise ValueError(_("The approved amount must be more than ¥0.00 and at most %(amount)s.",
                                    amount=money.format_fen(ceiling))) from error
-        _transition(refund, form, RefundState.APPROVED, approved_fen=approved,
-                    seller_message=_approval_message(refund, approved))
+        # For less than asked, the timelines itemise the difference from the amounts, in the reader's language.
+        _transition(refund, form, RefundState.APPROVED, approved_fen=approved)
     return decide(request_id, "approve", ApproveForm(prefix="approve"), apply, _("Approved."))
-
-
-def _approval_message(refund, approved):
-    """The seller's note on an approval for less than asked: the difference, itemised."""
-    if approved >= refund.requested_fen:
-        return ""
-    return _("Approved %(approved)s of the %(requested)s asked for; %(difference)s stays in your deposit.",
-             approved=money.format_fen(approved), requested=money.format_fen(refund.requested_fen),
-             difference=money.format_fen(refund.requested_fen - approved))
 
 
 @bp.post("/refunds/<int:request_id>/reject")

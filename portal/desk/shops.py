@@ -3,7 +3,7 @@ from flask import abort, flash, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Regexp
 
 from portal.core.vocabulary import FlagEffect, FlagSeverity, Role
@@ -12,20 +12,26 @@ from portal.desk.blueprint import bp, role_required
 from portal.disputes import service as dispute_service
 from portal.disputes.models import Dispute
 from portal.refunds.models import RefundRequest
+from portal.risk import labels as risk_labels
 from portal.risk import service as risk_service
 from portal.risk.models import RiskFlag
 from portal.shops.models import Shop
 from portal.tickets.models import Ticket
 from portal.web import htmx
 from portal.web.forms import Form
+from portal.web.text import written_language
 
 
 class RaiseFlagForm(Form):
     """A new risk flag, with what the seller reads and the rationale only staff read."""
 
-    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40), Regexp(r"^[A-Z0-9_]+$")])
-    severity = SelectField(_l("Severity"), choices=[(value, value) for value in tuple(FlagSeverity)])
-    effect = SelectField(_l("Effect on refunds"), choices=[(value, value) for value in tuple(FlagEffect)])
+    # Chosen from the named risks, so that every page names the flag in its reader's language.
+    code = SelectField(_l("Risk"), validators=[DataRequired()],
+                       choices=[(code, _l(risk_labels.RISK_CODES[code])) for code in risk_labels.RAISABLE_RISK_CODES])
+    severity = SelectField(_l("Severity"),
+                           choices=[(value, _l(risk_labels.SEVERITIES[value])) for value in tuple(FlagSeverity)])
+    effect = SelectField(_l("Effect on refunds"),
+                         choices=[(value, _l(risk_labels.EFFECTS[value])) for value in tuple(FlagEffect)])
     seller_text = TextAreaField(_l("What the seller reads"), validators=[DataRequired(), Length(max=2000)])
     how_to_fix = TextAreaField(_l("How the seller can fix it"), validators=[Length(max=2000)])
     rationale = TextAreaField(_l("Rationale (staff only)"), validators=[DataRequired(), Length(max=2000)])
@@ -96,7 +102,8 @@ def raise_flag(shop_id):
     if not form.validate():
         return _shop_page(shop, 422, raise_form=form)
     risk_service.raise_flag(shop.id, current_user, form.code.data, form.severity.data, form.effect.data,
-                     form.seller_text.data.strip(), form.rationale.data.strip(), form.how_to_fix.data.strip())
+                            form.seller_text.data.strip(), form.rationale.data.strip(), form.how_to_fix.data.strip(),
+                            language=written_language(form.seller_text.data))
     flash(_("Flag raised. The seller sees it on their deposit page."))
     return htmx.see_other(url_for("desk.show_shop", shop_id=shop.id))
 
@@ -128,7 +135,8 @@ def ban_shop(shop_id):
     form = BanForm(prefix="ban")
     if not form.validate():
         return _shop_page(shop, 422, ban_form=form)
-    if risk_service.ban_shop(shop.id, current_user, form.reason.data.strip(), form.seller_message.data.strip()):
+    if risk_service.ban_shop(shop.id, current_user, form.reason.data.strip(), form.seller_message.data.strip(),
+                             language=written_language(form.seller_message.data)):
         flash(_("The shop is banned."))
     else:
         flash(_("The shop was already banned."))

@@ -25,6 +25,7 @@ from portal.tickets.forms import cleaned_files
 from portal.tickets.models import Attachment, CannedReply, Ticket, TicketMessage
 from portal.web import htmx
 from portal.web.forms import EmptyForm, Form
+from portal.web.text import written_language
 
 
 class DeskReplyForm(Form):
@@ -46,8 +47,8 @@ class NoteForm(Form):
 class StatusForm(Form):
     """Move the ticket to another status."""
 
-    status = SelectField(_l("Status"), choices=[(code, _l(label)) for code, label in ticket_service.STATUSES.items()],
-                         validators=[DataRequired()])
+    status = SelectField(_l("Status"), validators=[DataRequired()],
+                         choices=[(code, _l(label)) for code, label in ticket_service.STAFF_STATUSES.items()])
 
 
 class DisputeForm(Form):
@@ -140,7 +141,8 @@ def reply_ticket(ticket_id):
     try:
         ticket_service.reply(ticket.id, current_user, form.message.data.strip(), files,
                         current_app.config["UPLOAD_DIR"], working_calendar(),
-                        seen_message_id=int(form.seen_message_id.data or 0), resolve=form.resolve.data)
+                        seen_message_id=int(form.seen_message_id.data or 0), resolve=form.resolve.data,
+                        language=written_language(form.message.data))
     except ticket_service.TicketConflict as conflict:
         # Held back: the draft stays in the form, the new messages show above it, and sending
         # again (now having seen them) goes through.
@@ -158,7 +160,7 @@ def note_ticket(ticket_id):
     if not form.validate():
         return _after(ticket.id, None, 422, note_form=form)
     ticket_service.reply(ticket.id, current_user, form.note.data.strip(), [], current_app.config["UPLOAD_DIR"],
-                    working_calendar(), internal=True)
+                    working_calendar(), internal=True, language=written_language(form.note.data))
     return _after(ticket.id, _("Note added."))
 
 

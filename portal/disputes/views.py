@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, Length
 
 from portal.core.calendar import working_calendar
 from portal.core.vocabulary import DisputeStatus
+from portal.disputes import labels as dispute_labels
 from portal.disputes import service as dispute_service
 from portal.disputes.models import Dispute
 from portal.web import htmx
@@ -17,6 +18,7 @@ from portal.web.forms import EmptyForm, Form
 from portal.web.guards import require_seller, signed_in_only
 
 bp = Blueprint("disputes", __name__, url_prefix="/disputes")
+dispute_labels.register()
 
 
 class OutcomeForm(Form):

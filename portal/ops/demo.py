@@ -21,6 +21,7 @@ from portal.core.vocabulary import (
     ViolationStatus,
 )
 from portal.core.workdays import WorkCalendar
+from portal.deposit import ledger
 from portal.deposit.models import LedgerEntry
 from portal.disputes.models import Dispute
 from portal.ops import seed
@@ -103,15 +104,17 @@ def load(config):
         # seller-ok: no blockers, ¥3,300.00 refundable as surplus, and a history of three requests.
         shop, user = _shop("seller-ok", "晨光数码专营店", "杭州晨光数码科技有限公司", now,
                            categories=[digital, home], top_ups=[(380, 5000), (120, 1000)])
-        closed = Violation.create(shop=shop, code="LATE_SHIPMENT", description="延迟发货 (late shipment)",
+        # Codes, not sentences: every page names them in its reader's language (portal.risk.labels,
+        # portal.deposit.ledger); the details are the platform's own words, in Chinese.
+        closed = Violation.create(shop=shop, code="LATE_SHIPMENT", description="3 笔订单超过 48 小时未发货",
                                   status=ViolationStatus.CLOSED, opened_at=_days_ago(now, 300),
                                   closed_at=_days_ago(now, 280))
         LedgerEntry.create(shop=shop, entry_type=EntryType.DEDUCTION, amount_fen=20000, violation=closed,
-                           reason="违规扣款：延迟发货", created_at=_days_ago(now, 290))
+                           reason=ledger.VIOLATION_DEDUCTION, created_at=_days_ago(now, 290))
         LedgerEntry.create(shop=shop, entry_type=EntryType.FREEZE, amount_fen=30000,
-                           reason="买家投诉处理中，临时冻结", created_at=_days_ago(now, 100))
+                           reason="complaint_freeze", created_at=_days_ago(now, 100))
         LedgerEntry.create(shop=shop, entry_type=EntryType.UNFREEZE, amount_fen=30000,
-                           reason="投诉已结案，解除冻结", created_at=_days_ago(now, 90))
+                           reason="complaint_closed", created_at=_days_ago(now, 90))
         _request(shop, user, now, 80, 500, [
             (RefundState.APPROVED, Actor.AGENT, {}),
             (RefundState.PAYOUT_PROCESSING, Actor.FINANCE, {}),
@@ -120,7 +123,8 @@ def load(config):
         _request(shop, user, now, 40, 800, [
             (RefundState.REJECTED, Actor.AGENT, {
                 "reason_code": "PENDING_COMPLAINT",
-                "seller_message": "有一笔买家投诉尚未结案，结案后可重新申请。"}),
+                "seller_message": "有一笔买家投诉尚未结案，结案后可重新申请。",
+                "seller_message_language": "zh_CN"}),
         ])
         _request(shop, user, now, 20, 300, [(RefundState.CANCELLED, Actor.SELLER, {})])
 
@@ -128,17 +132,18 @@ def load(config):
         shop, user = _shop("seller-risky", "好运来食品店", "广州好运来食品有限公司", now,
                            categories=[food], top_ups=[(200, 6000)])
         Violation.create(shop=shop, code="FALSE_ADVERTISING",
-                         description="商品详情页宣传用语违规 (misleading product description)",
+                         description="商品详情页使用“全网最低价”等绝对化用语",
                          opened_at=_days_ago(now, 6))
         Dispute.create(shop=shop, order_number="6928374651029384756",
                        complaint="买家称收到的商品已过期，要求退款并赔偿。", opened_at=_days_ago(now, 4))
-        Arrear.create(shop=shop, amount_fen=15000, reason="技术服务费欠缴 (unpaid service fee)",
+        Arrear.create(shop=shop, amount_fen=15000, reason="service_fee",
                       created_at=_days_ago(now, 10))
 
         # seller-banned: a banned shop whose deposit is forfeited.
         _shop("seller-banned", "闪购潮品店", "深圳闪购贸易有限公司", now, categories=[digital],
               top_ups=[(300, 10000)], status=ShopStatus.BANNED, banned_at=_days_ago(now, 12),
-              ban_reason="售假 (selling counterfeit goods)")
+              ban_reason="您的店铺因售假被封禁，依据平台规则保证金不予退还。如有异议，请提交申诉工单。",
+              ban_reason_language="zh_CN")
 
         # More shops, so the desk and the timelines have requests in other states.
         shop, user = _shop("seller-review", "青禾家居", "苏州青禾家居用品有限公司", now,
@@ -147,7 +152,8 @@ def load(config):
         shop, user = _shop("seller-info", "小满母婴", "成都小满母婴用品有限公司", now,
                            categories=[home], top_ups=[(150, 3000)])
         _request(shop, user, now, 5, 900, [(RefundState.NEEDS_INFO, Actor.AGENT, {
-            "seller_message": "请上传最近一笔保证金缴纳凭证。"})])
+            "reason_code": "PROOF_OF_PAYMENT", "seller_message": "请上传最近一笔保证金缴纳凭证。",
+            "seller_message_language": "zh_CN"})])
         shop, user = _shop("seller-approved", "北辰户外", "北京北辰户外运动有限公司", now,
                            categories=[home], top_ups=[(150, 5000)])
         _request(shop, user, now, 6, 2000, [(RefundState.APPROVED, Actor.AGENT, {})])

@@ -149,8 +149,12 @@ def record_paid(request_id, user, actor_role, bank_reference, amount_fen, now=No
 
 
 def record_failed(request_id, user, actor_role, failure_code, seller_message, max_attempts, now=None,
-                  reference=None):
-    """Book a payout as failed with a code the seller can act on; escalate after repeated failures."""
+                  reference=None, message_language=""):
+    """Book a payout as failed with a code the seller can act on; escalate after repeated failures.
+
+    ``message_language`` is what ``seller_message`` is written in; with no message, the seller reads
+    the failure code's own message in their language.
+    """
     now = now or utcnow()
     with write_transaction():
         request = _locked(request_id)
@@ -163,15 +167,15 @@ def record_failed(request_id, user, actor_role, failure_code, seller_message, ma
             (PayoutAttempt.update(status=PayoutStatus.FAILED, failure_code=failure_code, settled_at=now)
              .where((PayoutAttempt.id == attempt.id) & (PayoutAttempt.status == PayoutStatus.PROCESSING)).execute())
         refund_service.move(request, RefundState.PAYOUT_FAILED, user, actor_role, reason_code=failure_code,
-                         seller_message=seller_message, now=now)
+                         seller_message=seller_message, seller_message_language=message_language,
+                         message_from_reason=not seller_message.strip(), now=now)
         audit_service.record(user, "payout.failed", request.id, request.shop_id, now, failure_code=failure_code,
                      reference=attempt.reference if attempt else None, actor_role=actor_role)
         failures = (PayoutAttempt.select().where((PayoutAttempt.request == request.id)
                                                  & (PayoutAttempt.status == PayoutStatus.FAILED)).count())
         if failures >= max_attempts:
             refund_service.move(request, RefundState.ESCALATED, None, Actor.SYSTEM, reason_code=failure_code,
-                             internal_note=f"{failures} failed payout attempts: finance pays by hand",
-                             now=now)
+                             now=now)  # the desk words this from the event (system, escalated) in its reader's language
     return RefundRequest.get_by_id(request_id)
 
 

@@ -2,11 +2,13 @@
 from flask import Blueprint, current_app, jsonify, request
 
 from portal.core.clock import epoch_seconds
+from portal.payouts import labels as payout_labels
 from portal.payouts import service as payout_service
 from portal.payouts import signature
 from portal.web.extensions import csrf
 
 bp = Blueprint("gateway", __name__, url_prefix="/api/v1/gateway")
+payout_labels.register()
 
 # The gateway signs; it has no session and no CSRF token to send.
 csrf.exempt(bp)

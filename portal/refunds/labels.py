@@ -25,7 +25,7 @@ def staff_state_label(state):
 def check_title(code):
     """A pre-check code's short title in the current language."""
     title = prechecks.CHECK_TITLES.get(code)
-    return _(title) if title else code
+    return _(title) if title else _("Another pre-check")
 
 
 def check_message(check):

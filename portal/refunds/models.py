@@ -62,6 +62,9 @@ class RefundEvent(BaseModel):
     to_state = EnumField(RefundState)
     reason_code = CharField(default="")
     seller_message = TextField(default="")
+    # The language the message was written in; empty: the reason's own message, shown in the
+    # reader's language, or text from before languages were recorded.
+    seller_message_language = CharField(default="")
     internal_note = TextField(default="")
     blocker_codes = CharField(default="")  # pre-check codes that stopped a system step, comma-separated
     created_at = DateTimeField(default=utcnow)

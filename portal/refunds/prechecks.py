@@ -135,9 +135,9 @@ def evaluate(facts, kind, policy):
         if code == "ACCOUNT_BANNED" and facts.banned:
             continue  # already said, with the forfeiture, by ACCOUNT_BANNED itself
         add(Check("RISK_FLAG", CheckLevel.BLOCKING,
-                  N_("A risk review on your account blocks refunds (%(code)s)."),
+                  N_("A risk review on your account blocks refunds: %(risk)s."),
                   N_("See the risk warning and how to resolve it"), "risk.show_risks",
-                  params={"code": code}))
+                  params={"risk_code": code}))
     if facts.open_violations:
         add(Check("VIOLATION_OPEN", CheckLevel.BLOCKING,
                   NP_("You have %(count)s open violation. It must be settled or successfully appealed first.",

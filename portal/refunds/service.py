@@ -187,14 +187,15 @@ def held_for(request_id):
 
 
 def move(request, target, user, actor_role, reason_code="", seller_message="", internal_note="",
-         now=None, approved_fen=None, bank_reference=None, blocker_codes=(), info_due_date=None):
+         now=None, approved_fen=None, bank_reference=None, blocker_codes=(), info_due_date=None,
+         seller_message_language="", message_from_reason=False):
     """Move a request by a conditional update, append its event and ledger entries, tell its seller.
 
     The one public way to change a request's state; it must run inside the caller's write
     transaction (with the request's row locked). Raises ``TransitionRefused`` or ``TransitionConflict``.
     """
     now = now or utcnow()
-    states.check(request.state, target, actor_role, reason_code, seller_message)
+    states.check(request.state, target, actor_role, reason_code, seller_message, message_from_reason)
     if target == RefundState.APPROVED:
         # What can be approved is what is still held (an earlier lower approval released the rest).
         still_held = held_for(request.id)
@@ -218,6 +219,7 @@ def move(request, target, user, actor_role, reason_code="", seller_message="", i
     event = RefundEvent.create(
         request=request.id, actor=user.id if user else None, actor_role=actor_role,
         from_state=request.state, to_state=target, reason_code=reason_code, seller_message=seller_message,
+        seller_message_language=seller_message_language if seller_message else "",
         internal_note=internal_note, blocker_codes=",".join(blocker_codes), created_at=now)
     if actor_role != Actor.SELLER and request.state != RefundState.SUBMITTED:
         # The seller hears of every change they did not make themselves; the automatic step
@@ -362,8 +364,7 @@ def start_review_if_due(request_id, policy, now=None):
                                               held_for(request.id))
         if blockers:
             move(request, RefundState.ON_HOLD, None, Actor.SYSTEM, reason_code="PRECHECK_FAILED",
-                   seller_message="", internal_note="pre-checks failed: " + ", ".join(blockers),
-                   blocker_codes=blockers, now=now)
+                   blocker_codes=blockers, now=now)  # the pages name each blocker in the reader's language
             return RefundState.ON_HOLD
         move(request, RefundState.UNDER_REVIEW, None, Actor.SYSTEM, now=now)
         return RefundState.UNDER_REVIEW
@@ -387,6 +388,19 @@ def reason_labels():
     return {reason.code: reason for reason in ReasonCode.select()}
 
 
+def own_words(reason_code, message):
+    """The person's message, or "" when it is the reason's own message left as it was.
+
+    An unedited reason message is not stored: the seller reads that reason's message in their own
+    language. Anything changed is kept as typed (with the language it was written in).
+    """
+    reason = ReasonCode.get_or_none(ReasonCode.code == reason_code) if reason_code else None
+    if reason is not None and " ".join(message.split()) in {" ".join(reason.message_zh.split()),
+                                                            " ".join(reason.message_en.split())}:
+        return ""
+    return message
+
+
 def decide(request_id, target, user, expected_state, internal_note="", **details):
     """A staff decision on a request: the move and its audit row, in one transaction."""
     with write_transaction():
@@ -394,7 +408,8 @@ def decide(request_id, target, user, expected_state, internal_note="", **details
                              internal_note=internal_note, **details)
         audit_service.record(user, f"refund.{target.lower()}", request_id, request.shop_id,
                              from_state=expected_state, to_state=target,
-                             **{key: value for key, value in details.items() if key != "seller_message"})
+                             **{key: value for key, value in details.items()
+                                if key not in ("seller_message", "seller_message_language", "message_from_reason")})
     return request
 
 

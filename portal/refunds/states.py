@@ -115,8 +115,12 @@ def find(source, target):
     return _BY_EDGE.get((source, target))
 
 
-def check(source, target, actor, reason_code="", seller_message=""):
-    """Return the row that allows this move, or raise ``TransitionRefused`` saying why not."""
+def check(source, target, actor, reason_code="", seller_message="", message_from_reason=False):
+    """Return the row that allows this move, or raise ``TransitionRefused`` saying why not.
+
+    ``message_from_reason``: the person sent the reason's own message unchanged, so the seller
+    reads that message (in their language) and nothing else is stored.
+    """
     row = find(source, target)
     if row is None:
         raise TransitionRefused(N_("A request that is “%(source)s” cannot become “%(target)s”."),
@@ -129,9 +133,10 @@ def check(source, target, actor, reason_code="", seller_message=""):
         if (row.needs_reason or row.needs_message) and not (reason_code or seller_message.strip()):
             raise TransitionRefused(N_("A reason is required."))
         return row
-    if row.needs_reason and not (reason_code and seller_message.strip()):
+    explained = bool(seller_message.strip()) or (message_from_reason and bool(reason_code))
+    if row.needs_reason and not (reason_code and explained):
         raise TransitionRefused(N_("A reason and a message for the seller are required."))
-    if row.needs_message and not seller_message.strip():
+    if row.needs_message and not explained:
         raise TransitionRefused(N_("A message for the seller is required."))
     return row
 

@@ -46,6 +46,7 @@ class RiskFlag(BaseModel):
     code = CharField()
     severity = EnumField(FlagSeverity, default=FlagSeverity.MEDIUM)
     seller_text = TextField()
+    seller_text_language = CharField(default="")  # the language seller_text and how_to_fix were written in
     rationale = TextField()  # internal: never shown to the seller
     effect = EnumField(FlagEffect, default=FlagEffect.NONE)  # on refunds
     how_to_fix = TextField(default="")

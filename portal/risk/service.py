@@ -13,13 +13,14 @@ _STOPPABLE = (RefundState.SUBMITTED, RefundState.WAITING_PERIOD, RefundState.UND
               RefundState.APPROVED, RefundState.ON_HOLD)
 
 
-def raise_flag(shop_id, user, code, severity, effect, seller_text, rationale, how_to_fix="", now=None):
-    """Raise a flag on a shop, audit-logged with its rationale."""
+def raise_flag(shop_id, user, code, severity, effect, seller_text, rationale, how_to_fix="", now=None,
+               language=""):
+    """Raise a flag on a shop, audit-logged with its rationale; ``language`` is what seller_text is written in."""
     now = now or utcnow()
     with write_transaction():
         flag = RiskFlag.create(shop=shop_id, code=code, severity=severity, effect=effect, seller_text=seller_text,
-                               rationale=rationale, how_to_fix=how_to_fix, raised_by=user.id if user else None,
-                               raised_at=now)
+                               seller_text_language=language, rationale=rationale, how_to_fix=how_to_fix,
+                               raised_by=user.id if user else None, raised_at=now)
         audit_service.record(user, "risk.raise", None, shop_id, now, flag=flag.id, code=code, effect=effect,
                      severity=severity, rationale=rationale)
     return flag
@@ -54,7 +55,7 @@ def banner_flags(shop_id):
     return flags
 
 
-def ban_shop(shop_id, user, reason, seller_message, now=None):
+def ban_shop(shop_id, user, reason, seller_message, now=None, language=""):
     """Ban a shop: raise ACCOUNT_BANNED, and stop its running request (on hold, then rejected as forfeited)."""
     now = now or utcnow()
     with write_transaction():
@@ -63,11 +64,12 @@ def ban_shop(shop_id, user, reason, seller_message, now=None):
             return False
         # The shop's ban_reason is what the seller's deposit page shows: their message, never the
         # staff-only reason (that stays in the flag's rationale and the audit log).
-        (Shop.update(status=ShopStatus.BANNED, banned_at=now, ban_reason=seller_message)
+        (Shop.update(status=ShopStatus.BANNED, banned_at=now, ban_reason=seller_message,
+                     ban_reason_language=language)
          .where(Shop.id == shop_id).execute())
         flag = RiskFlag.create(shop=shop_id, code="ACCOUNT_BANNED", severity=FlagSeverity.HIGH,
                                effect=FlagEffect.BLOCKS,
-                               seller_text=seller_message, rationale=reason,
+                               seller_text=seller_message, seller_text_language=language, rationale=reason,
                                how_to_fix="ban_appeal", raised_by=user.id if user else None, raised_at=now)
         audit_service.record(user, "shop.ban", None, shop_id, now, flag=flag.id, reason=reason)
         running = (lock_for_update(RefundRequest.select()
@@ -76,9 +78,9 @@ def ban_shop(shop_id, user, reason, seller_message, now=None):
         if running is not None:
             if running.state != RefundState.ON_HOLD:
                 refund_service.move(running, RefundState.ON_HOLD, None, Actor.SYSTEM, reason_code="ACCOUNT_BANNED",
-                                 seller_message=seller_message, internal_note=f"shop banned: {reason}", now=now)
+                                 seller_message=seller_message, seller_message_language=language, now=now)
             refund_service.move(running, RefundState.REJECTED, None, Actor.SYSTEM, reason_code="ACCOUNT_BANNED",
-                             seller_message=seller_message, internal_note=f"shop banned: {reason}", now=now)
+                             seller_message=seller_message, seller_message_language=language, now=now)
             audit_service.record(user, "refund.rejected", running.id, shop_id, now, reason_code="ACCOUNT_BANNED",
                          cause="shop banned")
     return True

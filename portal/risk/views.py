@@ -2,12 +2,14 @@
 from flask import Blueprint
 
 from portal.disputes.models import Dispute
+from portal.risk import labels as risk_labels
 from portal.risk import service as risk_service
 from portal.risk.models import Arrear, RiskFlag, Violation
 from portal.web import htmx
 from portal.web.guards import require_seller, signed_in_only
 
 bp = Blueprint("risk", __name__, url_prefix="/risk")
+risk_labels.register()
 
 
 @bp.get("")

@@ -18,6 +18,7 @@ class Shop(BaseModel):
     status = EnumField(ShopStatus, default=ShopStatus.ACTIVE)
     banned_at = DateTimeField(null=True)
     ban_reason = TextField(default="")
+    ban_reason_language = CharField(default="")  # the language the agent wrote ban_reason in (zh_CN, en)
     last_order_at = DateTimeField(null=True)
     unfinished_orders = IntegerField(default=0)
     open_after_sales = IntegerField(default=0)

@@ -42,6 +42,7 @@ class TicketMessage(BaseModel):
     author_role = EnumField(Actor)
     kind = EnumField(MessageKind, default=MessageKind.MESSAGE)
     body = TextField()
+    language = CharField(default="")  # the language the author wrote in (its script, else their page's)
     created_at = DateTimeField(default=utcnow)
 
     @classmethod

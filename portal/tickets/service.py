@@ -36,6 +36,13 @@ STATUSES = {
     TicketStatus.WAITING_SELLER: N_("Waiting for you"),
     TicketStatus.RESOLVED: N_("Resolved"),
 }
+# The same statuses as the desk reads them: where the seller is told "waiting for you", staff are
+# told who they wait for.
+STAFF_STATUSES = {
+    TicketStatus.WAITING_SUPPORT: N_("Waiting for support"),
+    TicketStatus.WAITING_SELLER: N_("Waiting for the seller"),
+    TicketStatus.RESOLVED: N_("Resolved"),
+}
 
 
 class TicketConflict(Exception):
@@ -51,7 +58,7 @@ def amount_calculation(shop):
     figures = deposit_figures(shop)
     deductions = [
         {"entry": entry.id, "type": entry.entry_type, "amount_fen": entry.amount_fen, "reason": entry.reason,
-         "at": entry.created_at.isoformat()}
+         "violation": entry.violation.code if entry.violation_id else None, "at": entry.created_at.isoformat()}
         for entry in LedgerEntry.select()
         .where((LedgerEntry.shop == shop.id)
                & LedgerEntry.entry_type.in_((EntryType.DEDUCTION, EntryType.DEDUCTION_REVERSAL)))
@@ -91,7 +98,7 @@ def _attach(ticket_id, message_id, stored, now):
 
 
 def open_ticket(shop, user, category, subject, body, files, upload_dir, calendar, sla_workdays,
-                idempotency_key, refund_request_id=None, dispute_id=None, risk_flag_id=None, now=None):
+                idempotency_key, refund_request_id=None, dispute_id=None, risk_flag_id=None, now=None, language=""):
     """Open a ticket with its first message and files; the same key twice returns the first ticket."""
     now = now or utcnow()
     existing = Ticket.get_or_none((Ticket.shop == shop.id) & (Ticket.idempotency_key == idempotency_key))
@@ -107,7 +114,7 @@ def open_ticket(shop, user, category, subject, body, files, upload_dir, calendar
                 due_date=calendar.add_workdays(now, sla_workdays), idempotency_key=idempotency_key,
                 created_at=now, updated_at=now)
             message = TicketMessage.create(ticket=ticket.id, author=user.id, author_role=user.role, body=body,
-                                           created_at=now)
+                                           language=language, created_at=now)
             _attach(ticket.id, message.id, stored, now)
             if category == TicketCategory.WRONG_AMOUNT:
                 TicketMessage.create(ticket=ticket.id, author=None, author_role=Actor.SYSTEM,
@@ -142,7 +149,7 @@ def _resume_clock(ticket, calendar, now):
 
 
 def reply(ticket_id, user, body, files, upload_dir, calendar, *, internal=False, seen_message_id=None,
-          resolve=False, now=None):
+          resolve=False, now=None, language=""):
     """Add a message (or an internal note) and move the ticket to whoever's turn it is now.
 
     A staff reply with ``seen_message_id`` is held back (``TicketConflict``) when other messages
@@ -161,8 +168,7 @@ def reply(ticket_id, user, body, files, upload_dir, calendar, *, internal=False,
                     raise TicketConflict(arrived)
             message = TicketMessage.create(ticket=ticket.id, author=user.id, author_role=user.role,
                                            kind=MessageKind.INTERNAL_NOTE if internal else MessageKind.MESSAGE,
-                                           body=body,
-                                           created_at=now)
+                                           body=body, language=language, created_at=now)
             _attach(ticket.id, message.id, stored, now)
             changes = {Ticket.version: Ticket.version + 1, Ticket.updated_at: now}
             if not staff:

@@ -7,7 +7,7 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_blocks
 
 from portal.core.calendar import working_calendar
-from portal.core.vocabulary import TicketCategory, TicketStatus
+from portal.core.vocabulary import N_, TicketCategory, TicketStatus
 from portal.disputes.models import Dispute
 from portal.refunds.models import RefundRequest
 from portal.risk.models import RiskFlag
@@ -18,9 +18,11 @@ from portal.tickets.forms import ReplyForm, TicketForm, cleaned_files
 from portal.tickets.models import Attachment, Ticket, TicketMessage
 from portal.web import htmx
 from portal.web.guards import require_seller, signed_in_only
+from portal.web.text import register_labels, written_language
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 bp.add_app_template_global(ticket_service.STATUSES, "ticket_statuses")
+register_labels("staff_ticket", ticket_service.STAFF_STATUSES, N_("Unknown state"))
 bp.add_app_template_global(ticket_service.CATEGORIES, "ticket_categories")
 
 def _own_ticket(ticket_id):
@@ -105,7 +107,8 @@ def create_ticket():
         int(current_app.config["TICKET_SLA_WORKDAYS"]), form.idempotency_key.data,
         refund_request_id=_owned_id(RefundRequest, form.refund_request.data, shop_id),
         dispute_id=_owned_id(Dispute, form.dispute.data, shop_id),
-        risk_flag_id=_owned_id(RiskFlag, form.risk_flag.data, shop_id))
+        risk_flag_id=_owned_id(RiskFlag, form.risk_flag.data, shop_id),
+        language=written_language(form.message.data))
     return htmx.see_other(url_for("tickets.show_ticket", ticket_id=ticket.id))
 
 
@@ -155,7 +158,7 @@ def reply_ticket(ticket_id):
         context = thread_context(ticket, form=form)
         return htmx.render("tickets/show.html", "ticket_reply", status=422, **context)
     ticket_service.reply(ticket.id, current_user, form.message.data.strip(), files, current_app.config["UPLOAD_DIR"],
-                    working_calendar())
+                    working_calendar(), language=written_language(form.message.data))
     if not htmx.is_fragment_request():
         return htmx.see_other(url_for("tickets.show_ticket", ticket_id=ticket.id))
     context = thread_context(Ticket.get_by_id(ticket.id), form=ReplyForm(formdata=None), oob=True)

@@ -3,16 +3,17 @@
 It knows no area: each area's blueprint registers its own template helpers, and the areas whose
 routes other sites embed declare them with ``security.sessionless_prefixes``.
 """
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.core import vocabulary
+from portal.core.clock import utcnow
 from portal.core.money import format_fen
 from portal.web import database, errors, guards  # noqa: F401 - guards registers the sign-in redirect
 from portal.web.extensions import babel, csrf, login_manager
 from portal.web.locale import current_language, select_locale
 from portal.web.security import PortalSessionInterface, add_security_headers
-from portal.web.text import message_text
+from portal.web.text import code_label, format_day, format_moment, is_labelled, message_text, text_language
 
 
 def init_app(app):
@@ -31,10 +32,15 @@ def init_app(app):
     app.jinja_env.globals.update({name: getattr(vocabulary, name) for name in vocabulary.__all__})
     app.jinja_env.globals.update(
         format_fen=format_fen,
-        format_datetime=format_datetime,
-        format_date=format_date,
+        # One way of writing dates per language: no template chooses a format of its own.
+        format_day=format_day,
+        format_moment=format_moment,
+        now=utcnow,
         get_locale=get_locale,
         current_language=current_language,
+        code_label=code_label,
+        is_labelled=is_labelled,
+        text_language=text_language,
     )
     app.jinja_env.filters["message_text"] = message_text
     app.after_request(add_security_headers)

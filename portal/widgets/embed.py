@@ -7,7 +7,7 @@ import hashlib
 import json
 
 from flask import Blueprint, abort, current_app, g, make_response, render_template, request
-from flask_babel import force_locale, format_date, format_datetime
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 
@@ -20,6 +20,7 @@ from portal.refunds import states, timing
 from portal.shops.models import Shop
 from portal.web.locale import language_from_param
 from portal.web.security import sessionless_prefixes
+from portal.web.text import format_day, format_moment
 from portal.widgets import service as widget_service
 
 bp = Blueprint("embed", __name__)
@@ -103,7 +104,7 @@ def _render_widget(widget, status, block_only):
                    "interval": None if status["final"]
                    else timing.poll_seconds(status["refund"], current_app.config, utcnow()),
                    "parent": parent if parent in widget.origin_list else "",
-                   "format_date": format_date, "format_datetime": format_datetime}
+                   "format_day": format_day, "format_moment": format_moment}
         if block_only:
             body = render_block("embed/widget.html", "widget_body", **context)
         else:

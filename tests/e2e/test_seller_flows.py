@@ -113,7 +113,7 @@ def test_the_same_form_sent_twice_at_once_makes_one_request(page, login, seller_
 
 # Each blocker of seller-risky, and what the demo data shows where it is fixed.
 RISKY_BLOCKERS = [("OPEN_DISPUTE", "6928374651029384756"),  # the disputed order's number
-                  ("VIOLATION_OPEN", "FALSE_ADVERTISING")]  # the open violation's code
+                  ("VIOLATION_OPEN", "虚假宣传")]  # the open violation, by its name (FALSE_ADVERTISING)
 
 
 @pytest.mark.parametrize("code, shown_there", RISKY_BLOCKERS)

@@ -460,14 +460,14 @@ def test_script_payloads_stay_text_for_seller_and_agent(browsing, server_db):
 
     agent.goto(f"/desk/shops/{ids['risky']}")
     agent.locator("details:has(form[action$='/flags']) > summary").click()
-    agent.locator("#flag-code").fill("PAYLOAD_CHECK")
+    agent.locator("#flag-code").select_option("OTHER_RISK")  # risks are chosen from the named list
     agent.locator("#flag-severity").select_option("MEDIUM")
     agent.locator("#flag-effect").select_option("DELAYS")
     agent.locator("#flag-seller_text").fill(text["flag-text"])
     agent.locator("#flag-how_to_fix").fill(text["flag-fix"])
     agent.locator("#flag-rationale").fill(text["flag-rationale"])
     agent.locator("form[action$='/flags'] button[type=submit]").click()
-    expect(agent.locator("[data-flag='PAYLOAD_CHECK']")).to_contain_text(text["flag-text"])
+    expect(agent.locator("[data-flag='OTHER_RISK']")).to_contain_text(text["flag-text"])
     agent.locator(f"#dispute-{dispute_id}").fill(text["outcome-desk"])
     with browsing.expect_confirm():
         agent.locator(f"form:has(#dispute-{dispute_id}) button[type=submit]").click()
