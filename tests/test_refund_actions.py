@@ -331,7 +331,7 @@ def test_exit_notice_needs_confirmation_and_shows_the_date_to_apply_from(app):
     expected = to_shanghai_date(given + datetime.timedelta(days=app.config["EXIT_NOTICE_DAYS"]))
     shown = page.find(data_exit_from=True)
     assert shown["data-exit-from"] == expected.isoformat()
-    assert format_date(expected, "long", locale="en") in shown.text
+    assert format_date(expected, "medium", locale="en") in shown.text
 
 
 def test_exit_notice_can_be_withdrawn_while_no_full_exit_request_exists(app):
@@ -395,7 +395,7 @@ def test_the_risk_page_lists_open_violations_disputes_and_arrears_and_is_in_the_
     assert "您的账户暂无风险提示" not in page.find("main").text
     matters = {element["data-matter"]: element.text for element in page.find_all("li", data_matter=True)}
     assert set(matters) == {"violation", "dispute", "arrears"}
-    assert "商品详情页宣传用语违规" in matters["violation"] and "6928374651029384756" in matters["dispute"]
+    assert "全网最低价" in matters["violation"] and "6928374651029384756" in matters["dispute"]
     assert "¥150.00" in matters["arrears"]
     assert all("阻止退还" in text for text in matters.values())
     assert page.find("a", data_appeal_violation=True)
