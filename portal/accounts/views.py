@@ -43,7 +43,7 @@ def login():
     """The sign-in form."""
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
-    form = LoginForm(next=request.args.get("next", ""))
+    form = LoginForm(next=safe_next(request.args.get("next")) or "")
     return render_template("auth/login.html", form=form)
 
 

@@ -8,13 +8,14 @@ from portal.audit import service as audit_service
 from portal.audit.models import AuditLog
 from portal.desk.blueprint import bp, database_id
 from portal.web import htmx
+from portal.web.forms import query_text
 
 
 @bp.get("/audit")
 def show_audit():
     """The whole desk's audit log, newest first, filtered by action, person or request."""
-    action = request.args.get("action", "")[:60]
-    username = request.args.get("actor", "")[:150]
+    action = query_text("action")[:60]
+    username = query_text("actor")[:150]
     request_id = request.args.get("request", type=database_id)
     before = request.args.get("before", type=database_id)
     actor = User.get_or_none(User.username == username) if username else None
