@@ -148,7 +148,7 @@ def test_a_link_back_into_the_portal_is_not_called_outside(client):
 
 @pytest.mark.parametrize("target", [
     "javascript:alert(1)", "JAVASCRIPT:alert(1)", "data:text/html,<script>alert(1)</script>", "vbscript:x",
-    "//evil.example/", "ftp://files.example/x", "", "https:///no-host", "mailto:a@example.com",
+    "//evil.example/", "ftp://files.example/x", "", "https://", "mailto:a@example.com",
 ])
 def test_the_leaving_page_refuses_anything_but_http_and_https(client, target):
     """Other schemes, scheme-relative and host-less addresses answer 400 with no link to follow."""
@@ -163,6 +163,88 @@ def test_a_full_width_colon_after_the_host_is_not_a_500(client, render):
     assert leaving_target(href) == "https://pay.example.com"
     response = client.get("/leaving", query_string={"to": "https://pay.example.com：立即领取"})
     assert response.status_code == 400
+
+
+# --- read as a browser reads it (WHATWG URL) -----------------------------------------------------------------
+
+def big_host(html):
+    """The host the leaving page names in large type."""
+    return Page(html).with_class("big-host", "p")[0].text
+
+
+def onward(html):
+    """The "Continue to …" link of the leaving page."""
+    [link] = [link for link in Page(html).find_all("a") if link.text.startswith("Continue to")]
+    return link
+
+
+@pytest.mark.parametrize(("target", "host", "href"), [
+    # A browser reads "\\" as "/" in http(s) addresses: the "@localhost" is part of the path.
+    ("https://evil.example\\@localhost/verify", "evil.example", "https://evil.example/@localhost/verify"),
+    ("https:evil.example", "evil.example", "https://evil.example/"),
+    ("https:\\\\evil.example/x", "evil.example", "https://evil.example/x"),
+    ("https:///evil.example/", "evil.example", "https://evil.example/"),
+    ("https://ev\til.exa\nmple/pay", "evil.example", "https://evil.example/pay"),
+    ("https://%65vil.example/", "evil.example", "https://evil.example/"),
+    ("https://EVIL.example./", "evil.example.", "https://evil.example./"),
+    ("http://0x7f.1/", "127.0.0.1", "http://127.0.0.1/"),
+    ("http://2130706433/", "127.0.0.1", "http://127.0.0.1/"),
+    ("http://0177.0.0.01/", "127.0.0.1", "http://127.0.0.1/"),
+])
+def test_the_leaving_page_names_the_host_a_browser_would_open(client, target, host, href):
+    """Backslashes, a missing "//", tabs and line breaks, %-encoded and numeric hosts: the real host is named."""
+    client.set_cookie("lang", "en")
+    response = client.get("/leaving", query_string={"to": target})
+    assert response.status_code == 200
+    assert big_host(response.text) == host
+    assert "This is not the deposit portal." in response.text
+    assert onward(response.text)["href"] == href
+
+
+def test_a_name_before_an_at_sign_is_shown_as_a_disguise(client):
+    """``https://localhost@evil.example`` goes to evil.example, and the page says the "localhost@" is decoration."""
+    client.set_cookie("lang", "en")
+    html = client.get("/leaving", query_string={"to": "https://localhost@evil.example/login"}).text
+    assert big_host(html) == "evil.example"
+    assert "This is not the deposit portal." in html
+    assert ("The address starts with “localhost@”, which only looks like a site name. The site is evil.example."
+            in Page(html).with_class("userinfo", "p")[0].text)
+
+
+@pytest.mark.parametrize("target", ["https://中国.example/支付", "https://xn--fiqs8s.example/%E6%94%AF%E4%BB%98"])
+def test_an_international_name_is_shown_in_unicode_and_as_punycode(client, target):
+    """A Chinese host name is shown as people read it and as the address bar may show it (xn--)."""
+    client.set_cookie("lang", "en")
+    html = client.get("/leaving", query_string={"to": target}).text
+    assert big_host(html) == "中国.example"
+    assert ("Your browser's address bar may show this name as xn--fiqs8s.example."
+            in Page(html).with_class("punycode", "p")[0].text)
+    assert onward(html)["href"] == "https://xn--fiqs8s.example/%E6%94%AF%E4%BB%98"
+
+
+@pytest.mark.parametrize("target", [
+    "https://a b.example/", "https://[::1/", "https://exa%00mple.com/", "http://999.1.1.1/", "http://1.2.3.4.5/",
+    "https://a.example:99999/",
+])
+def test_an_address_a_browser_cannot_open_is_refused(client, target):
+    """What the URL standard calls a failure answers 400, with no link out."""
+    response = client.get("/leaving", query_string={"to": target})
+    assert response.status_code == 400
+    assert [link["href"] for link in Page(response.text).find_all("a") if not link["href"].startswith(("/", "#"))] == []
+
+
+@pytest.mark.parametrize("text", ["https://[::1/x", "https://exa%00mple.com/", "http://999.1.1.1/"])
+def test_an_address_a_browser_cannot_open_is_not_linked_in_a_message(render, text):
+    """A message keeps such an address as plain text: there is no link to follow."""
+    out = render(f"请访问 {text} 谢谢")
+    assert links(out) == [] and "<a" not in out
+
+
+def test_a_message_link_with_a_backslash_leads_to_a_page_naming_the_real_host(render, client):
+    """The href built from the message text carries the address unchanged, and /leaving reads it as a browser."""
+    [(href, _text)] = links(render("核对 https://evil.example\\@localhost/verify 即可"))
+    assert leaving_target(href) == "https://evil.example\\@localhost/verify"
+    assert big_host(client.get(htmllib.unescape(href)).text) == "evil.example"
 
 
 # --- the standing notice --------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Passwords and sign-in throttling (no Flask here: the views call these)."""
+import dataclasses
 import datetime
+import hashlib
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -7,7 +9,7 @@ from peewee import fn
 
 from portal.accounts.models import LoginAttempt, User
 from portal.core.clock import utcnow
-from portal.core.db import write_transaction
+from portal.core.db import db, is_postgres, write_transaction
 
 _hasher = PasswordHasher()
 
@@ -42,7 +44,7 @@ def authenticate(username, password):
 
 
 def failures_since(since, username=None, address=None):
-    """Failed attempts since a moment, for one account or one address."""
+    """Failed attempts since a moment, for one account or one address (an attempt being checked counts)."""
     query = LoginAttempt.select(fn.COUNT(LoginAttempt.id)).where(
         (LoginAttempt.succeeded == False) & (LoginAttempt.created_at >= since))  # noqa: E712
     if username is not None:
@@ -52,35 +54,98 @@ def failures_since(since, username=None, address=None):
     return query.scalar() or 0
 
 
-def throttled_until(username, address, window_minutes, max_per_account, max_per_address, now=None):
-    """When sign-in may be tried again, or None when it may be tried now.
+@dataclasses.dataclass(frozen=True)
+class ThrottlePolicy:
+    """How many failures are free in the window, per account and per address, and how the wait grows after."""
 
-    Counted in the database, so it holds across every app process.
+    window: datetime.timedelta
+    max_per_account: int
+    max_per_address: int
+    first_delay: datetime.timedelta
+    longest_delay: datetime.timedelta
+
+    @classmethod
+    def from_config(cls, config):
+        """The policy the settings describe."""
+        return cls(window=datetime.timedelta(minutes=config["LOGIN_WINDOW_MINUTES"]),
+                   max_per_account=config["LOGIN_MAX_FAILURES_PER_ACCOUNT"],
+                   max_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+                   first_delay=datetime.timedelta(seconds=config["LOGIN_FIRST_DELAY_SECONDS"]),
+                   longest_delay=datetime.timedelta(minutes=config["LOGIN_WINDOW_MINUTES"]))
+
+    def delay_after(self, failures, limit):
+        """The wait after the latest failure: none under the limit, then doubling up to the longest."""
+        if failures < limit:
+            return None
+        return min(self.first_delay * (2 ** min(failures - limit, 30)), self.longest_delay)
+
+
+@dataclasses.dataclass(frozen=True)
+class Gate:
+    """The answer to "may this sign-in be checked now?": the attempt recorded, or when to come back."""
+
+    attempt_id: int | None = None
+    retry_at: datetime.datetime | None = None
+
+
+def _retry_at(condition, limit, policy, now):
+    """When the failures matching a condition next allow an attempt, or None when one is allowed now."""
+    recent = (LoginAttempt.select(fn.COUNT(LoginAttempt.id), fn.MAX(LoginAttempt.created_at))
+              .where(condition & (LoginAttempt.succeeded == False)  # noqa: E712
+                     & (LoginAttempt.created_at >= now - policy.window))
+              .tuples().get())
+    failures, latest = recent
+    delay = policy.delay_after(failures or 0, limit)
+    if delay is None or latest + delay <= now:
+        return None
+    return latest + delay
+
+
+def _lock_key(kind, value):
+    """A 64-bit advisory-lock key for one account or one address."""
+    digest = hashlib.blake2b(f"sign-in:{kind}:{value}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def begin_attempt(username, address, policy, now=None, extra_proof=False):
+    """Record a sign-in attempt *before* its password is checked, or say when the next may be made.
+
+    The count and the record happen in one write transaction, serialised per account and per
+    address (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: advisory locks on both keys), so parallel
+    guesses cannot all read "under the limit" before any of them is counted. The attempt is stored
+    as a failure and turned into a success by ``finish_attempt``: one that never finishes counts.
+
+    Past the limit nobody is refused for good: the next attempt waits a delay that doubles with each
+    failure. ``extra_proof`` is for a caller that has already checked a second factor (a staff TOTP
+    code): it skips the account's delay, so guessing at an account cannot keep its owner out, while
+    the address's delay still holds.
     """
-    now = now or utcnow()
-    window = datetime.timedelta(minutes=window_minutes)
-    since = now - window
-    for count, limit, condition in (
-        (failures_since(since, username=username.strip()), max_per_account,
-         LoginAttempt.username == username.strip()),
-        (failures_since(since, address=address), max_per_address, LoginAttempt.address == address),
-    ):
-        if count >= limit:
-            oldest = (LoginAttempt.select(fn.MIN(LoginAttempt.created_at))
-                      .where(condition & (LoginAttempt.succeeded == False)  # noqa: E712
-                             & (LoginAttempt.created_at >= since))
-                      .scalar())
-            return (oldest or now) + window
-    return None
-
-
-def record_attempt(username, address, succeeded, now=None):
-    """Remember one attempt; a success clears the account's earlier failures."""
+    username = username.strip()[:150]
     now = now or utcnow()
     with write_transaction():
-        LoginAttempt.create(username=username.strip()[:150], address=address, succeeded=succeeded,
-                            created_at=now)
-        if succeeded:
-            (LoginAttempt.delete()
-             .where((LoginAttempt.username == username.strip()) & (LoginAttempt.succeeded == False))  # noqa: E712
-             .execute())
+        if is_postgres():
+            # Sorted, so two sign-ins never wait on each other's second lock.
+            for key in sorted((_lock_key("account", username), _lock_key("address", address))):
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (key,))
+        waits = [_retry_at(LoginAttempt.address == address, policy.max_per_address, policy, now)]
+        if not extra_proof:
+            waits.append(_retry_at(LoginAttempt.username == username, policy.max_per_account, policy, now))
+        waits = [moment for moment in waits if moment is not None]
+        if waits:
+            return Gate(retry_at=max(waits))
+        attempt = LoginAttempt.create(username=username, address=address, succeeded=False, created_at=now)
+    return Gate(attempt_id=attempt.id)
+
+
+def finish_attempt(attempt_id, succeeded):
+    """Settle a checked attempt: a success clears the account's earlier failures, a failure stays counted."""
+    if not succeeded:
+        return
+    with write_transaction():
+        attempt = LoginAttempt.get_by_id(attempt_id)
+        (LoginAttempt.delete()
+         .where((LoginAttempt.username == attempt.username) & (LoginAttempt.succeeded == False)  # noqa: E712
+                & (LoginAttempt.id != attempt.id) & (LoginAttempt.created_at <= attempt.created_at))
+         .execute())
+        LoginAttempt.update(succeeded=True).where(LoginAttempt.id == attempt.id).execute()
+

@@ -1,4 +1,5 @@
 """Signing in and out, and who the session's user is."""
+import math
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import format_time
@@ -11,6 +12,7 @@ from wtforms.validators import DataRequired, Length
 from portal.accounts import labels
 from portal.accounts import service as account_service
 from portal.accounts.models import User
+from portal.core.clock import utcnow
 from portal.web.extensions import login_manager
 from portal.web.forms import EmptyForm, Form
 from portal.web.guards import database_down, home_for, safe_next
@@ -43,7 +45,7 @@ def login():
     """The sign-in form."""
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
-    form = LoginForm(next=request.args.get("next", ""))
+    form = LoginForm(next=safe_next(request.args.get("next")) or "")
     return render_template("auth/login.html", form=form)
 
 
@@ -53,19 +55,18 @@ def login_submit():
     form = LoginForm()
     if not form.validate():
         return render_template("auth/login.html", form=form), 422
-    config = current_app.config
     address = request.remote_addr or "unknown"
     username = form.username.data
-    blocked_until = account_service.throttled_until(
-        username, address, config["LOGIN_WINDOW_MINUTES"], config["LOGIN_MAX_FAILURES_PER_ACCOUNT"],
-        config["LOGIN_MAX_FAILURES_PER_ADDRESS"])
-    if blocked_until is not None:
+    gate = account_service.begin_attempt(username, address,
+                                         account_service.ThrottlePolicy.from_config(current_app.config))
+    if gate.retry_at is not None:
         form.password.errors.append(
             _("Too many failed sign-ins. For your safety, try again after %(time)s.",
-              time=format_time(blocked_until, "short")))
-        return render_template("auth/login.html", form=form), 429
+              time=format_time(gate.retry_at, "medium")))
+        wait = max(1, math.ceil((gate.retry_at - utcnow()).total_seconds()))
+        return render_template("auth/login.html", form=form), 429, {"Retry-After": str(wait)}
     user = account_service.authenticate(username, form.password.data)
-    account_service.record_attempt(username, address, succeeded=user is not None)
+    account_service.finish_attempt(gate.attempt_id, succeeded=user is not None)
     if user is None:
         form.password.errors.append(_("The username or password is wrong."))
         return render_template("auth/login.html", form=form), 422

@@ -32,6 +32,9 @@ DEFAULTS = {
     "LOGIN_WINDOW_MINUTES": 15,
     "LOGIN_MAX_FAILURES_PER_ACCOUNT": 5,
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
+    # Past those, the next attempt waits this long after the latest failure, doubling with each one
+    # (up to the window): a burst of guesses slows sign-in down but never shuts its owner out for good.
+    "LOGIN_FIRST_DELAY_SECONDS": 30,
     "LEDGER_PAGE_SIZE": 20,
     # PostgreSQL connections each app process keeps open (gunicorn threads + a margin).
     "DB_POOL_SIZE": 8,
@@ -83,6 +86,7 @@ _ENVIRONMENT = {
     "LOGIN_WINDOW_MINUTES": int,
     "LOGIN_MAX_FAILURES_PER_ACCOUNT": int,
     "LOGIN_MAX_FAILURES_PER_ADDRESS": int,
+    "LOGIN_FIRST_DELAY_SECONDS": int,
     "MAX_CONTENT_LENGTH": int,
     "NEEDS_INFO_EXPIRY_WORKDAYS": int,
     "POLL_FAST_SECONDS": int,

@@ -15,6 +15,7 @@ from portal.desk.blueprint import bp, database_id
 from portal.refunds.models import ReasonCode
 from portal.shops.models import Shop
 from portal.web import htmx
+from portal.web.forms import query_text
 from portal.web.text import code_label
 
 
@@ -78,7 +79,7 @@ def audit_names(entries):
 @bp.get("/audit")
 def show_audit():
     """The whole desk's audit log, newest first, filtered by action, person (from a list of staff) or request."""
-    action = request.args.get("action", "")[:60]
+    action = query_text("action")[:60]
     actor_id = request.args.get("actor", type=database_id)
     request_id = request.args.get("request", type=database_id)
     before = request.args.get("before", type=database_id)

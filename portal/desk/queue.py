@@ -15,6 +15,7 @@ from portal.refunds.models import RefundRequest
 from portal.shops.models import Shop
 from portal.tickets.models import Ticket
 from portal.web import htmx
+from portal.web.forms import query_text
 
 QUEUE_PAGE_SIZE = 50
 FILTERS = ("open", "overdue", "mine", "unassigned")
@@ -105,12 +106,12 @@ def _parse_cursor(raw):
 @bp.get("")
 def show_queue():
     """Requests by due date (working days), with filters, counts, search and keyset pages."""
-    state = request.args.get("state", "")
-    view = request.args.get("view", "open")
+    state = query_text("state")
+    view = query_text("view", "open")
     view = view if view in FILTERS else "open"
-    search = request.args.get("q", "")[:100]
+    search = query_text("q")[:100]
     query = _queue_query(state, view, search)
-    cursor = _parse_cursor(request.args.get("after"))
+    cursor = _parse_cursor(query_text("after"))
     if cursor:
         due, last_id = cursor
         # Keyset: the rows after the last one shown, in (due_date, id) order with requests that have

@@ -1,7 +1,7 @@
 """The desk's view of one request: the seller's context, the live pre-checks and the decisions."""
 
 
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, current_app, flash, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -38,6 +38,7 @@ from portal.risk.models import Arrear, Violation
 from portal.shops.models import Shop
 from portal.tickets.downloads import send_attachment
 from portal.web import htmx
+from portal.web.forms import query_text
 from portal.web.text import written_language
 
 
@@ -280,10 +281,10 @@ def reveal_payee(request_id):
 @bp.get("/reasons/message")
 def reason_message():
     """The editable seller message of the chosen reason code, swapped in when the reason changes."""
-    prefix = request.args.get("form", "reject")
+    prefix = query_text("form", "reject")
     if prefix not in ("reject", "hold", "failed"):
         abort(404)
-    code = request.args.get(f"{prefix}-reason_code") or request.args.get(f"{prefix}-failure_code") or ""
+    code = query_text(f"{prefix}-reason_code") or query_text(f"{prefix}-failure_code")
     reason = ReasonCode.get_or_none((ReasonCode.code == code) & (ReasonCode.active == True))  # noqa: E712
     if reason is None:
         abort(404)

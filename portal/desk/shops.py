@@ -21,6 +21,10 @@ from portal.web import htmx
 from portal.web.forms import Form
 from portal.web.text import written_language
 
+# One message for "missing" and "too long": the page shows it beside the flag or dispute it is about.
+CLEAR_REASON_NEEDED = _l("Say why the flag is cleared (at most 2,000 characters).")
+DECISION_NEEDED = _l("Write the decision (at most 2,000 characters).")
+
 
 class RaiseFlagForm(Form):
     """A new risk flag, with what the seller reads and the rationale only staff read."""
@@ -41,7 +45,8 @@ class ClearFlagForm(Form):
     """Clearing a flag needs a reason."""
 
     flag_id = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,12}$")])
-    rationale = TextAreaField(_l("Why it is cleared"), validators=[DataRequired(), Length(max=2000)])
+    rationale = TextAreaField(_l("Why it is cleared"), validators=[
+        DataRequired(CLEAR_REASON_NEEDED), Length(max=2000, message=CLEAR_REASON_NEEDED)])
 
 
 class BanForm(Form):
@@ -55,7 +60,8 @@ class ResolveDisputeForm(Form):
     """An agent's decision on a dispute."""
 
     dispute_id = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,12}$")])
-    outcome = TextAreaField(_l("Decision"), validators=[DataRequired(), Length(max=2000)])
+    outcome = TextAreaField(_l("Decision"), validators=[
+        DataRequired(DECISION_NEEDED), Length(max=2000, message=DECISION_NEEDED)])
 
 
 def _shop_or_404(shop_id):

@@ -24,7 +24,7 @@ from portal.tickets.downloads import send_attachment
 from portal.tickets.forms import cleaned_files
 from portal.tickets.models import Attachment, CannedReply, Ticket, TicketMessage
 from portal.web import htmx
-from portal.web.forms import EmptyForm, Form
+from portal.web.forms import EmptyForm, Form, query_text
 from portal.web.text import written_language
 
 
@@ -65,7 +65,7 @@ def _desk_ticket(ticket_id):
     return ticket
 
 
-def _ticket_context(ticket, reply_form=None, note_form=None, arrived=None, notice=None):
+def _ticket_context(ticket, reply_form=None, note_form=None, arrived=None, notice=None, dispute_form=None):
     """Everything the desk's ticket page shows, internal notes included."""
     messages = list(TicketMessage.select(TicketMessage, User.id, User.display_name, User.username)
                     .join(User, JOIN.LEFT_OUTER, on=(TicketMessage.author == User.id))
@@ -90,7 +90,7 @@ def _ticket_context(ticket, reply_form=None, note_form=None, arrived=None, notic
         "reply_form": reply_form or DeskReplyForm(formdata=None, seen_message_id=str(max(public, default=0))),
         "note_form": note_form or NoteForm(formdata=None),
         "status_form": StatusForm(formdata=None, status=ticket.status),
-        "dispute_form": DisputeForm(formdata=None),
+        "dispute_form": dispute_form or DisputeForm(formdata=None),
         "assign_form": EmptyForm(formdata=None),
         "dispute": Dispute.get_or_none(Dispute.id == ticket.dispute_id) if ticket.dispute_id else None,
         "refund": RefundRequest.get_or_none(RefundRequest.id == ticket.refund_request_id)
@@ -194,7 +194,8 @@ def resolve_ticket_dispute(ticket_id):
     if ticket.dispute_id is None:
         abort(404)
     if not form.validate():
-        return _after(ticket.id, None, 422)
+        # Back with the typed decision and the reason beside it.
+        return _after(ticket.id, None, 422, dispute_form=form)
     if not dispute_service.resolve_dispute(ticket.dispute_id, current_user, form.outcome.data.strip(),
                                            ticket_id=ticket.id):
         return _after(ticket.id, _("That dispute was already resolved."))
@@ -213,7 +214,7 @@ def download_ticket_file(ticket_id, attachment_id):
 @bp.get("/canned")
 def canned_reply():
     """A canned reply's text in the current language, swapped into the reply box for editing."""
-    reply = CannedReply.get_or_none((CannedReply.code == request.args.get("canned", "")) & (CannedReply.active == True))  # noqa: E712
+    reply = CannedReply.get_or_none((CannedReply.code == query_text("canned")) & (CannedReply.active == True))  # noqa: E712
     if reply is None:
         abort(404)
     body = in_language(get_locale(), reply.body_zh, reply.body_en)

@@ -1,6 +1,7 @@
 """The payment gateway's webhook: signed payout results, each event applied exactly once."""
 from flask import Blueprint, current_app, jsonify, request
 
+from portal.core import characters
 from portal.core.clock import epoch_seconds
 from portal.payouts import labels as payout_labels
 from portal.payouts import service as payout_service
@@ -32,5 +33,8 @@ def payout_event():
     payload = signature.parse_body(body)
     if payload is None:
         return jsonify(error="the body must be a JSON object"), 400
+    if characters.json_has_control_characters(payload):
+        # "\u0000" is valid JSON, but PostgreSQL cannot store a NUL: refuse it rather than fail on it.
+        return jsonify(error="text in the body must not contain control characters"), 422
     outcome, detail = payout_service.handle_gateway_event(payload, body, int(config["PAYOUT_MAX_ATTEMPTS"]))
     return jsonify(status=outcome, detail=detail), STATUS[outcome]

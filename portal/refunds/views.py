@@ -25,6 +25,7 @@ from portal.tickets.downloads import send_attachment
 from portal.tickets.forms import cleaned_files
 from portal.web import htmx
 from portal.web.extensions import login_manager
+from portal.web.forms import query_text
 from portal.web.guards import checks_session_itself, require_seller, session_user_id, signed_in_only
 
 bp = Blueprint("refunds", __name__, url_prefix="/refunds")
@@ -65,11 +66,11 @@ def new_request():
     shop_id = require_seller()
     # Switching the kind with htmx sends the amount and key typed so far; keep them.
     carried = request.args if request.args.get("idempotency_key") else None
-    form = RefundForm(formdata=carried, kind=request.args.get("kind", RefundKind.SURPLUS),
+    form = RefundForm(formdata=carried, kind=query_text("kind", RefundKind.SURPLUS),
                       idempotency_key=uuid.uuid4().hex)
     if not form.idempotency_key.data:
         form.idempotency_key.data = uuid.uuid4().hex
-    previous = _resubmitted_request(shop_id, request.args.get("resubmit") or request.args.get("resubmission_of"))
+    previous = _resubmitted_request(shop_id, query_text("resubmit") or query_text("resubmission_of"))
     if previous is not None and carried is None:
         # Applying again after a rejection starts from what was asked for last time.
         form.kind.data = previous.kind

@@ -17,6 +17,7 @@ from portal.tickets.downloads import send_attachment
 from portal.tickets.forms import ReplyForm, TicketForm, cleaned_files
 from portal.tickets.models import Attachment, Ticket, TicketMessage
 from portal.web import htmx
+from portal.web.forms import query_text
 from portal.web.guards import require_seller, signed_in_only
 from portal.web.text import register_labels, written_language
 
@@ -70,12 +71,12 @@ def _new_form_page(shop_id, form, status=200):
 def new_ticket():
     """The new-ticket form, prefilled from where the seller came (a rejection, a flag, a dispute)."""
     shop_id = require_seller()
-    category = request.args.get("category", TicketCategory.OTHER)
+    category = query_text("category", TicketCategory.OTHER)
     form = TicketForm(formdata=None,
                       category=category if category in ticket_service.CATEGORIES else TicketCategory.OTHER,
-                      refund_request=request.args.get("request", ""), dispute=request.args.get("dispute", ""),
-                      risk_flag=request.args.get("flag", ""), idempotency_key=uuid.uuid4().hex,
-                      subject=request.args.get("subject", "")[:120])
+                      refund_request=query_text("request"), dispute=query_text("dispute"),
+                      risk_flag=query_text("flag"), idempotency_key=uuid.uuid4().hex,
+                      subject=query_text("subject")[:120])
     return _new_form_page(shop_id, form)
 
 

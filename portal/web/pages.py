@@ -1,10 +1,9 @@
 """Site-wide pages: the front door, the language switch, the link warning and the health check."""
-from urllib.parse import urlsplit
-
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.core.db import db
+from portal.web import links
 from portal.web.guards import home_for, safe_next
 
 bp = Blueprint("site", __name__)
@@ -33,18 +32,12 @@ def switch_language(code):
 
 @bp.get("/leaving")
 def leaving():
-    """A link from a message leads here first: it names the host and warns before anyone leaves."""
-    target = request.args.get("to", "")
-    try:
-        parts = urlsplit(target)
-        hostname = parts.hostname
-    except ValueError:  # e.g. a host followed by a full-width colon: not an address we can name
+    """A link from a message leads here first: it names the real host and warns before anyone leaves."""
+    link = links.read_link(request.args.get("to", ""))
+    if link is None:  # not an address a browser would open as a web page: nothing to follow
         abort(400)
-    if parts.scheme not in ("http", "https") or not hostname:
-        abort(400)
-    own = parts.hostname == request.host.split(":")[0]
-    return render_template("site/leaving.html", target=target, host=parts.hostname, own=own,
-                           secure=parts.scheme == "https")
+    own = link.host == links.host_of(request.host)
+    return render_template("site/leaving.html", link=link, own=own)
 
 
 @bp.get("/favicon.ico")

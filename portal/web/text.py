@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from portal.core.money import format_fen
+from portal.web import links
 from portal.web.locale import current_language
 
 # An http(s) address in a message, up to white space or punctuation that ends a sentence.
@@ -24,6 +25,8 @@ def message_text(text):
     pieces = []
     position = 0
     for match in _URL.finditer(text or ""):
+        if links.read_link(match.group(0)) is None:
+            continue  # a browser would not open it (e.g. a space-less "https://a b"): it stays text
         pieces.append(escape(text[position:match.start()]))
         pieces.append(Markup('<a class="outside-link" rel="nofollow noopener noreferrer" href="{}">{}</a>')
                       .format(url_for("site.leaving", to=match.group(0)), match.group(0)))
