@@ -64,6 +64,10 @@ DEFAULTS = {
     # Tickets: evidence files per message and per file, and the SLA in working days.
     "EVIDENCE_MAX_FILES": 5,
     "EVIDENCE_MAX_BYTES": 10 * 1024 * 1024,
+    # An image's width × height, read from its header before any pixel is decoded; and the memory its
+    # decoded pixels may take (a 40 Mpx photo takes 160 MB), which keeps an upload's peak under 256 MB.
+    "EVIDENCE_MAX_PIXELS": 40_000_000,
+    "EVIDENCE_MAX_DECODED_BYTES": 160 * 1024 * 1024,
     "TICKET_SLA_WORKDAYS": 2,
     # Embedded widgets: requests per minute per token and per address before a 429.
     "WIDGET_RATE_PER_TOKEN": 120,
@@ -107,6 +111,8 @@ _ENVIRONMENT = {
     "GATEWAY_TOLERANCE_SECONDS": int,
     "EVIDENCE_MAX_FILES": int,
     "EVIDENCE_MAX_BYTES": int,
+    "EVIDENCE_MAX_PIXELS": int,
+    "EVIDENCE_MAX_DECODED_BYTES": int,
     "TICKET_SLA_WORKDAYS": int,
     "WIDGET_RATE_PER_TOKEN": int,
     "WIDGET_RATE_PER_ADDRESS": int,
