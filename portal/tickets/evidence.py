@@ -20,6 +20,10 @@ from pypdf.generic import IndirectObject
 Image.MAX_IMAGE_PIXELS = 40_000_000
 
 ORIENTATION = 0x0112
+# WebP, measured with Pillow 13 (resident memory, so what the allocator keeps counts too): libwebp
+# decodes into a canvas of its own and hands Pillow a copy, which Pillow copies into the image, 15
+# bytes a pixel; encoding a picture with transparency takes 10 more. 28 leaves a margin (6 Mpx).
+_WEBP_BYTES_PER_PIXEL = 28
 # The modes each format is written in as decoded; any other mode is converted first (a copy).
 _KEPT_MODES = {"JPEG": {"L", "RGB", "CMYK"}, "PNG": {"1", "L", "LA", "P", "RGB", "RGBA", "I;16"},
                "WEBP": {"RGB", "RGBA"}}
@@ -137,57 +141,76 @@ def _bytes_per_pixel(mode):
     return 2 if mode.startswith("I;16") else 4
 
 
+def _megapixels(pixels):
+    """A pixel count in megapixels for people, rounded down to a tenth: 40, 5.9."""
+    tenths = pixels // 100_000
+    return str(tenths // 10) if tenths % 10 == 0 else f"{tenths // 10}.{tenths % 10}"
+
+
 def _check_size(image, name, bytes_per_pixel, max_pixels, max_decoded_bytes):
     """Refuse an image over the pixel limit, or whose pixels would take more than the memory allowed."""
     width, height = image.size
     allowed = min(max_pixels, max_decoded_bytes // bytes_per_pixel)
     if width * height > allowed:
-        raise EvidenceRefused("too_many_pixels", name, megapixels=max(allowed // 1_000_000, 1))
+        raise EvidenceRefused("too_many_pixels", name, megapixels=_megapixels(allowed))
 
 
 def _reencode(data, pillow_format, name, max_pixels, max_decoded_bytes):
     """Decode an image and encode its pixels again, with no metadata; the size is checked first.
 
     Image.open reads only the header, so a bomb is refused from its stated size before a single pixel
-    is decoded. Memory is counted per pixel at the busiest moment: WebP's decoder fills a buffer of
-    its own before Pillow copies it; turning a picture upright holds it twice for a moment; a mode
-    the format cannot keep is converted into a second image.
+    is decoded. Memory is counted per pixel at the busiest moment: a JPEG or PNG is decoded in place
+    (4 bytes a pixel, 1 for grey or palette); turning a picture upright holds it twice for a moment;
+    a mode the format cannot keep is converted into a second image; WebP costs far more (see
+    ``_WEBP_BYTES_PER_PIXEL``).
     """
     try:
         with Image.open(io.BytesIO(data)) as image:
             if _SAME_FORMAT.get(image.format, image.format) != pillow_format:
                 raise EvidenceRefused("unsupported_type", name)
-            kept = _bytes_per_pixel(image.mode)
             target = image.mode
             if target not in _KEPT_MODES[pillow_format]:
                 has_alpha = pillow_format != "JPEG" and target in ("PA", "La", "RGBa")
                 target = "RGBA" if has_alpha else "RGB"
-            busiest = max(2 * kept if pillow_format == "WEBP" else kept,
+            kept = _bytes_per_pixel(image.mode)
+            busiest = max(_WEBP_BYTES_PER_PIXEL if pillow_format == "WEBP" else kept,
                           kept + _bytes_per_pixel(target) if target != image.mode else 0)
             _check_size(image, name, busiest, max_pixels, max_decoded_bytes)
             image.load()
-            # (A PNG may keep its EXIF after the pixels, so the orientation is known only now.)
-            if image.getexif().get(ORIENTATION, 1) != 1:
-                _check_size(image, name, max(busiest, 2 * kept), max_pixels, max_decoded_bytes)
-                # Turn the picture upright before the EXIF orientation tag is dropped with the rest;
-                # in place, so the sideways pixels are freed at once.
-                ImageOps.exif_transpose(image, in_place=True)
-            upright = image.convert(target) if target != image.mode else image
-            # Nothing of the file's metadata is written again: Pillow takes ICC profiles, comments and
-            # EXIF from ``info`` when it saves, so ``info`` keeps only the transparency of the pixels.
-            options = {key: value for key, value in upright.info.items() if key == "transparency"}
-            upright.info = {}
-            options.update({"quality": 90} if pillow_format in ("JPEG", "WEBP") else {"optimize": True})
-            out = io.BytesIO()
-            upright.save(out, format=pillow_format, **options)
-            return out.getvalue()
+            if pillow_format != "WEBP":
+                return _encode(image, pillow_format, name, target, max(busiest, 2 * kept), max_pixels,
+                               max_decoded_bytes)
+            # WebP's decoder keeps its canvas and a copy of the pixels for as long as the file object
+            # lives; a copy of the pixels alone lets all of that go before the encoder needs its share.
+            pixels = image.copy()
+        del image
+        return _encode(pixels, pillow_format, name, target, busiest, max_pixels, max_decoded_bytes)
     except EvidenceRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Pillow's own check, at open, for a size over the limit it was given (``limit_pillow``).
-        raise EvidenceRefused("too_many_pixels", name, megapixels=max(Image.MAX_IMAGE_PIXELS // 1_000_000, 1)) from None
+        raise EvidenceRefused("too_many_pixels", name, megapixels=_megapixels(Image.MAX_IMAGE_PIXELS)) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise EvidenceRefused("unreadable_image", name) from None
+
+
+def _encode(image, pillow_format, name, target, turning_bytes, max_pixels, max_decoded_bytes):
+    """Turn decoded pixels upright, into a mode the format keeps, and encode them without metadata."""
+    # (A PNG may keep its EXIF after the pixels, so the orientation is known only once decoded.)
+    if image.getexif().get(ORIENTATION, 1) != 1:
+        _check_size(image, name, turning_bytes, max_pixels, max_decoded_bytes)
+        # Turn the picture upright before the EXIF orientation tag is dropped with the rest; in
+        # place, so the sideways pixels are freed at once.
+        ImageOps.exif_transpose(image, in_place=True)
+    upright = image.convert(target) if target != image.mode else image
+    # Nothing of the file's metadata is written again: Pillow takes ICC profiles, comments and EXIF
+    # from ``info`` when it saves, so ``info`` keeps only the transparency of the pixels.
+    options = {key: value for key, value in upright.info.items() if key == "transparency"}
+    upright.info = {}
+    options.update({"quality": 90} if pillow_format in ("JPEG", "WEBP") else {"optimize": True})
+    out = io.BytesIO()
+    upright.save(out, format=pillow_format, **options)
+    return out.getvalue()
 
 
 def store(upload_dir, data, extension):
