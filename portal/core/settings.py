@@ -61,6 +61,9 @@ DEFAULTS = {
     # The payment gateway's webhook: shared HMAC secret (unset = webhook off) and clock tolerance.
     "GATEWAY_WEBHOOK_SECRET": "",
     "GATEWAY_TOLERANCE_SECONDS": 300,
+    # JSON bodies from other systems (the gateway's webhook): their size, and how deeply they may nest.
+    "WEBHOOK_MAX_BYTES": 64 * 1024,
+    "WEBHOOK_MAX_DEPTH": 32,
     # Tickets: evidence files per message and per file, and the SLA in working days.
     "EVIDENCE_MAX_FILES": 5,
     "EVIDENCE_MAX_BYTES": 10 * 1024 * 1024,
@@ -109,6 +112,8 @@ _ENVIRONMENT = {
     "PAYOUT_MAX_ATTEMPTS": int,
     "GATEWAY_WEBHOOK_SECRET": str,
     "GATEWAY_TOLERANCE_SECONDS": int,
+    "WEBHOOK_MAX_BYTES": int,
+    "WEBHOOK_MAX_DEPTH": int,
     "EVIDENCE_MAX_FILES": int,
     "EVIDENCE_MAX_BYTES": int,
     "EVIDENCE_MAX_PIXELS": int,
