@@ -19,6 +19,8 @@ DEFAULTS = {
     "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
     "LANGUAGES": ("zh_CN", "en"),
     "PROXY_HOPS": 0,  # reverse proxies in front of the app whose X-Forwarded-* headers we trust
+    # Strict-Transport-Security on HTTPS responses: how long browsers keep to HTTPS (0: not sent).
+    "HSTS_SECONDS": 365 * 24 * 3600,
     # Eligibility.
     "QUIET_PERIOD_DAYS": 90,
     "EXIT_NOTICE_DAYS": 30,
@@ -84,6 +86,7 @@ _ENVIRONMENT = {
     "UPLOAD_DIR": str,
     "SESSION_COOKIE_SECURE": bool,
     "PROXY_HOPS": int,
+    "HSTS_SECONDS": int,
     "DB_POOL_SIZE": int,
     "QUIET_PERIOD_DAYS": int,
     "EXIT_NOTICE_DAYS": int,
