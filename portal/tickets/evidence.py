@@ -170,7 +170,7 @@ def _reencode(data, pillow_format, name, max_pixels, max_decoded_bytes):
                 raise EvidenceRefused("unsupported_type", name)
             target = image.mode
             if target not in _KEPT_MODES[pillow_format]:
-                has_alpha = pillow_format != "JPEG" and target in ("PA", "La", "RGBa")
+                has_alpha = pillow_format != "JPEG" and target in ("LA", "PA", "La", "RGBa")
                 target = "RGBA" if has_alpha else "RGB"
             kept = _bytes_per_pixel(image.mode)
             busiest = max(_WEBP_BYTES_PER_PIXEL if pillow_format == "WEBP" else kept,
