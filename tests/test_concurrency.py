@@ -9,8 +9,9 @@ from peewee import IntegrityError
 from portal.core.db import db
 from portal.core.vocabulary import OPEN_STATES, TERMINAL_STATES, EntryType, RefundState
 from portal.deposit.models import LedgerEntry
+from portal.payee.models import PayeeAccount, PayeeChange
 from portal.refunds.models import RefundRequest
-from tests.factories import ready_seller, sign_in
+from tests.factories import ENTITY, make_shop, make_user, ready_seller, sign_in
 
 SUBMISSIONS = 20
 
@@ -108,3 +109,74 @@ def test_the_database_refuses_a_repeated_idempotency_key(app, seller):
     with pytest.raises(IntegrityError), db.atomic():
         RefundRequest.create(shop=seller.shop_id, kind="SURPLUS", requested_fen=100, state=RefundState.REJECTED,
                              idempotency_key=key)
+
+
+# --- payee details: the first save, twenty times at once -----------------------------------------------
+
+def post_all_at_once(app, user, path, forms):
+    """POST one form per thread, each from its own signed-in client, all at once; the status codes."""
+    barrier = threading.Barrier(len(forms))
+    statuses = [None] * len(forms)
+    errors = []
+
+    def post(index, form):
+        """One browser tab: wait for the others, then send the form."""
+        try:
+            client = app.test_client()
+            sign_in(client, user)
+            barrier.wait(timeout=30)
+            statuses[index] = client.post(path, data=form).status_code
+        except BaseException as error:  # noqa: B036 - reported to the main thread below
+            errors.append(error)
+        finally:
+            if not db.is_closed():
+                db.close()
+
+    threads = [threading.Thread(target=post, args=(index, form)) for index, form in enumerate(forms)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    return statuses
+
+
+@pytest.fixture
+def seller_without_payee(app):
+    """A seller whose shop has no payee details yet."""
+    shop = make_shop()
+    return make_user("seller-new", shop=shop)
+
+
+def payee_form(number):
+    """The payee form for the shop's entity with ``number``."""
+    return {"holder_name": ENTITY, "account_type": "CORPORATE", "bank_name": "中国工商银行杭州分行",
+            "account_number": number}
+
+
+def test_twenty_identical_first_saves_make_one_payee_and_one_change(app, seller_without_payee):
+    """The same first payee details sent twenty times at once: every tab is answered, one account, one record."""
+    statuses = post_all_at_once(app, seller_without_payee, "/payee", [payee_form("62220200000011110")] * SUBMISSIONS)
+    assert statuses == [303] * SUBMISSIONS
+    assert [payee.account_number for payee in PayeeAccount.select()] == ["62220200000011110"]
+    assert [change.summary for change in PayeeChange.select()] == [
+        "created: 杭州测试科技有限公司 / CORPORATE / 中国工商银行杭州分行 / ****1110"]
+
+
+def test_twenty_different_first_saves_leave_a_consistent_history(app, seller_without_payee):
+    """Twenty different numbers at once: one account; one creation, then nineteen changes, each from the last."""
+    numbers = [f"6222020000{index:06d}" for index in range(SUBMISSIONS)]
+    statuses = post_all_at_once(app, seller_without_payee, "/payee", [payee_form(number) for number in numbers])
+    assert statuses == [303] * SUBMISSIONS
+    payees = list(PayeeAccount.select())
+    assert len(payees) == 1 and payees[0].account_number in numbers
+    summaries = [change.summary for change in PayeeChange.select().order_by(PayeeChange.id)]
+    assert len(summaries) == SUBMISSIONS and summaries[0].startswith("created: ")
+    # Each change starts from what the one before it saved, and the last one is what is on file.
+    saved = summaries[0].removeprefix("created: ")
+    for summary in summaries[1:]:
+        before, after = summary.split(" -> ")
+        assert before == saved
+        saved = after
+    assert saved.endswith("****" + payees[0].account_number[-4:])
+    assert sorted(summary[-4:] for summary in summaries) == sorted(number[-4:] for number in numbers)

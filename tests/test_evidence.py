@@ -4,12 +4,15 @@ import os
 import re
 import stat
 import struct
+import subprocess
+import sys
+import textwrap
 import zlib
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageFile
 
 from portal.tickets import evidence
 from tests.ticket_helpers import (
@@ -23,9 +26,13 @@ from tests.ticket_helpers import (
     PHP_NAMED_JPG,
     SVG_WITH_SCRIPT,
     image_bytes,
+    jpeg_bomb,
     jpeg_with_appended_script,
     jpeg_with_exif,
+    mpo_bytes,
     pdf,
+    png_bomb,
+    webp_bomb,
 )
 
 LIMIT = 1024 * 1024
@@ -123,7 +130,128 @@ def test_a_decompression_bomb_is_refused():
     header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
     bomb = (MAGIC["png"] + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
             + png_chunk(b"IEND", b""))
-    assert refusal(bomb, "bomb.png") == "unreadable_image"
+    assert refusal(bomb, "bomb.png") == "too_many_pixels"
+
+
+# Each bomb, and the limit its refusal names: a WebP takes 28 bytes a pixel to clean, not 4, so 5.9 Mpx.
+BOMBS = {"jpeg": ("bomb.jpg", jpeg_bomb, "40"), "webp": ("bomb.webp", webp_bomb, "5.9"),
+         "png": ("bomb.png", png_bomb, "40")}
+
+
+@pytest.mark.parametrize("kind", sorted(BOMBS))
+def test_an_image_bomb_is_refused_from_its_header_without_decoding(kind, monkeypatch):
+    """A small file claiming 80 Mpx (an 8944² JPEG or PNG, a 16383 × 4880 WebP) is refused, no pixel decoded."""
+    name, bomb, megapixels = BOMBS[kind]
+
+    def no_decoding(image):
+        """Decoding would be the bomb going off."""
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # the portal's own check, not Pillow's backstop
+    with pytest.raises(evidence.EvidenceRefused) as refused:
+        evidence.clean(bomb(), name, 1024 * 1024)
+    assert (refused.value.code, refused.value.params) == ("too_many_pixels", {"megapixels": megapixels})
+
+
+@pytest.mark.parametrize("kind", sorted(BOMBS))
+def test_pillow_itself_refuses_an_image_over_the_limit(kind):
+    """Past the configured limit Pillow raises, not warns; by default it would decode up to twice the limit."""
+    evidence.limit_pillow(40_000_000)
+    with pytest.raises((Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        Image.open(io.BytesIO(BOMBS[kind][1]()))
+
+
+def test_the_pixel_limit_is_a_setting():
+    """``max_pixels`` decides: 100 × 50 passes a 5,000-pixel limit and fails a 4,999-pixel one."""
+    picture = image_bytes("PNG", (100, 50))
+    assert decoded(evidence.clean(picture, "a.png", LIMIT, max_pixels=5_000)[0])[:2] == ("PNG", (100, 50))
+    with pytest.raises(evidence.EvidenceRefused) as refused:
+        evidence.clean(picture, "a.png", LIMIT, max_pixels=4_999)
+    assert refused.value.code == "too_many_pixels"
+
+
+@pytest.mark.parametrize(("picture", "bytes_per_pixel"), [
+    (image_bytes("JPEG", (100, 50)), 4),  # decoded in place, 4 bytes per RGB pixel
+    (image_bytes("JPEG", (100, 50), exif=b"Exif\x00\x00" + Image.Exif().tobytes()), 4),
+    (image_bytes("WEBP", (100, 50)), 28),  # libwebp's buffers, Pillow's copy, the encoder's picture
+    (image_bytes("PNG", (100, 50), color=(0, 0, 0, 0)), 4),
+], ids=["jpeg", "jpeg-upright-exif", "webp", "png-rgba"])
+def test_the_memory_an_image_may_take_is_counted_before_decoding(picture, bytes_per_pixel):
+    """An image whose decoding would need more than ``max_decoded_bytes`` is refused; at the budget it passes."""
+    budget = 100 * 50 * bytes_per_pixel
+    assert evidence.clean(picture, "a", LIMIT, max_decoded_bytes=budget)[0]
+    with pytest.raises(evidence.EvidenceRefused) as refused:
+        evidence.clean(picture, "a", LIMIT, max_decoded_bytes=budget - 1)
+    assert refused.value.code == "too_many_pixels"
+
+
+def test_turning_a_photo_upright_counts_as_a_second_copy():
+    """A sideways photo is held twice while it is turned, so it needs twice the memory of an upright one."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways = image_bytes("JPEG", (100, 50), exif=exif.tobytes())
+    assert decoded(evidence.clean(sideways, "a.jpg", LIMIT, max_decoded_bytes=100 * 50 * 8)[0])[1] == (50, 100)
+    with pytest.raises(evidence.EvidenceRefused):
+        evidence.clean(sideways, "a.jpg", LIMIT, max_decoded_bytes=100 * 50 * 8 - 1)
+
+
+def test_an_mpo_from_a_phone_camera_is_accepted_as_a_plain_jpeg():
+    """A two-picture MPO becomes a one-picture JPEG: the first picture, with no multi-picture index."""
+    content, content_type, extension = evidence.clean(mpo_bytes((12, 8)), "IMG_0001.JPG", LIMIT)
+    assert (content_type, extension) == ("image/jpeg", ".jpg")
+    with Image.open(io.BytesIO(content)) as image:
+        assert (image.format, image.size, getattr(image, "n_frames", 1)) == ("JPEG", (12, 8), 1)
+        assert image.convert("RGB").getpixel((6, 4))[0] > 150  # the first (red) picture
+    assert content.count(b"\xff\xd8") == 1 and b"MPF\x00" not in content
+
+
+PEAK_MEMORY = textwrap.dedent("""
+    import io, sys
+    sys.path.insert(0, sys.argv[1])
+    from PIL import Image
+    from portal import create_app
+    from tests.ticket_helpers import jpeg_bomb, png_bomb, webp_bomb
+    create_app({"TESTING": True, "DATABASE_URL": "sqlite:///:memory:", "SECRET_KEY": "x", "UPLOAD_DIR": sys.argv[2]})
+    from portal.tickets import evidence
+    if sys.argv[3] in ("photo", "webp-photo"):  # the largest accepted: a 40 Mpx JPEG, a 6 Mpx WebP
+        buffer = io.BytesIO()
+        size, image_format = ((7744, 5164), "JPEG") if sys.argv[3] == "photo" else ((2990, 2000), "WEBP")
+        picture = Image.linear_gradient("L").resize(size)
+        if image_format == "JPEG":
+            picture = picture.convert("RGB")
+        else:  # transparency makes a WebP dearest
+            picture = picture.convert("RGBA")
+            picture.putalpha(Image.linear_gradient("L").resize(size))
+        picture.save(buffer, image_format, quality=90)
+        del picture
+        data = buffer.getvalue()
+        del buffer
+    else:
+        data = {"jpeg": jpeg_bomb, "png": png_bomb, "webp": webp_bomb}[sys.argv[3]]()
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")  # start the peak resident size afresh, from the portal loaded and idle
+    try:
+        outcome = "accepted:%d" % len(evidence.clean(data, "x", 10 * 1024 * 1024)[0])
+    except evidence.EvidenceRefused as refused:
+        outcome = refused.code
+    peak = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0].split()[1]
+    print(outcome, int(peak) // 1024)
+""")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux's /proc/self/clear_refs")
+@pytest.mark.parametrize(("case", "expected"), [("photo", "accepted"), ("webp-photo", "accepted"),
+                                                 ("jpeg", "too_many_pixels"),
+                                                 ("png", "too_many_pixels"), ("webp", "too_many_pixels")])
+def test_an_upload_peaks_under_256_mb(case, expected, tmp_path):
+    """Cleaning the largest photo accepted, or refusing a bomb, keeps the process's peak memory under 256 MB."""
+    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-c", PEAK_MEMORY, project, str(tmp_path), case],
+                            capture_output=True, text=True, timeout=120, check=True)
+    outcome, peak_mb = result.stdout.split()
+    assert outcome.split(":")[0] == expected
+    assert int(peak_mb) < 256, f"{case}: peak {peak_mb} MB"
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -134,7 +262,8 @@ def test_any_bytes_are_either_cleaned_or_refused(kind, tail):
     try:
         content, content_type, extension = evidence.clean(data, "x", LIMIT)
     except evidence.EvidenceRefused as refused:
-        assert refused.code in {"unreadable_image", "unsupported_type", "pdf_active_content", "pdf_unreadable"}
+        assert refused.code in {"unreadable_image", "unsupported_type", "pdf_active_content", "pdf_unreadable",
+                                "too_many_pixels"}
     else:
         assert content and content_type in {kind[0] for kind in evidence.KINDS.values()}
         assert extension in {".jpg", ".png", ".webp", ".pdf"}

@@ -125,6 +125,45 @@ def test_bad_account_numbers_are_refused_beside_the_field(signed_in, seller, num
     assert PayeeChange.select().count() == before
 
 
+@pytest.mark.parametrize("typed", ["６２２２　０２００　００００　１１１１", "６２２２－０２００－００００－１１１１",
+                                   "𝟔𝟐𝟐𝟐𝟎𝟐𝟎𝟎𝟎𝟎𝟎𝟎𝟏𝟏𝟏𝟏", "6222 ０２００ 0000 1111"],
+                         ids=["full-width", "full-width-hyphens", "mathematical", "mixed"])
+def test_digits_typed_in_another_width_are_saved_as_ascii(signed_in, seller, typed):
+    """Full-width (and other Nd digits NFKC maps to 0-9) are stored as ASCII; the page says what was saved."""
+    response = signed_in.post("/payee", data=payee_form(account_number=typed))
+    assert response.status_code == 303
+    assert PayeeAccount.get(PayeeAccount.shop == seller.shop_id).account_number == "6222020000001111"
+    change = PayeeChange.select().order_by(PayeeChange.id.desc()).get()
+    assert change.summary.endswith("****1111")
+    html = signed_in.get("/payee").text
+    assert "•••• 1111" in html
+    assert "The account number was saved in the digits 0 to 9: it ends in 1111." in html
+
+
+def test_ascii_digits_say_nothing_about_conversion(signed_in, seller):
+    """Digits typed as 0-9 (with spaces) are saved without the conversion note."""
+    assert signed_in.post("/payee", data=payee_form()).status_code == 303
+    assert "saved in the digits 0 to 9" not in signed_in.get("/payee").text
+
+
+@pytest.mark.parametrize(("typed", "shown"), [
+    ("٦٢٢٢٠٢٠٠٠٠٠٠١١١١", "٦٢٠١"),  # Arabic-Indic: digits of their own, which NFKC leaves alone
+    ("۶۲۲۲۰۲۰۰۰۰۰۰۱۱۱۱", "۶۲۰۱"),  # Extended Arabic-Indic (Persian)
+    ("६२२२०२००००००११११", "६२०१"),  # Devanagari
+    ("6222020000001¹¹¹", "¹"),  # superscripts: NFKC maps them to digits, but they are not digits
+    ("①②③④⑤⑥⑦⑧⑨", "①②③④⑤⑥⑦⑧⑨"),  # circled numbers: likewise
+], ids=["arabic-indic", "persian", "devanagari", "superscript", "circled"])
+def test_digits_that_are_not_0_to_9_are_refused_and_named(signed_in, seller, typed, shown):
+    """Other scripts' digits, superscripts and circled numbers: 422, named beside the field, typed text kept."""
+    response = signed_in.post("/payee", data=payee_form(account_number=typed))
+    assert response.status_code == 422
+    page = Page(response.text)
+    assert page.find("p", id="account_number-error").text.strip() == (
+        f"Type the account number with the digits 0 to 9: the bank cannot take “{shown}”.")
+    assert page.find("input", name="account_number")["value"] == typed
+    assert PayeeAccount.get(PayeeAccount.shop == seller.shop_id).account_number == ACCOUNT_NUMBER
+
+
 def test_first_details_need_a_number(client, app):
     """A shop with no payee yet must enter the account number."""
     user = make_user("seller-new", shop=make_shop())

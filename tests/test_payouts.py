@@ -374,6 +374,38 @@ def test_a_malformed_body_is_400(gateway, app):
     assert money_state(refund.id) == before
 
 
+def test_a_deeply_nested_body_is_422_with_a_json_error(gateway, app):
+    """A signed body nesting 100,000 arrays is refused with 422 and a JSON reason, never a RecursionError 500."""
+    refund, _shop, _seller = request_in(RefundState.PAYOUT_PROCESSING)
+    before = money_state(refund.id)
+    event_json = json.dumps(succeeded(f"PO-{refund.id}-1", amount_fen=AMOUNT_FEN))
+    body = (event_json[:-1] + ', "extra": ' + "[" * 100_000 + "]" * 100_000 + "}").encode()
+    app.config["WEBHOOK_MAX_BYTES"] = len(body)  # the depth alone decides here
+    response = deliver(gateway, body=body)
+    assert response.status_code == 422
+    assert response.json == {"error": "the body nests deeper than 32 levels"}
+    assert money_state(refund.id) == before
+
+
+def test_an_event_nesting_within_the_limit_is_applied(gateway, app):
+    """Nesting up to WEBHOOK_MAX_DEPTH is an ordinary event: applied."""
+    refund, _shop, _seller = request_in(RefundState.PAYOUT_PROCESSING)
+    extra = json.loads("[" * 31 + "]" * 31)  # 31 arrays inside the event object: 32 levels
+    response = deliver(gateway, succeeded(f"PO-{refund.id}-1", amount_fen=AMOUNT_FEN, extra=extra))
+    assert response.status_code == 200 and response.json["status"] == "applied"
+    assert RefundRequest.get_by_id(refund.id).state == RefundState.COMPLETED
+
+
+def test_a_body_over_the_webhook_limit_is_422(gateway, app):
+    """A signed event padded past WEBHOOK_MAX_BYTES (64 KB) is refused with 422 and changes nothing."""
+    refund, _shop, _seller = request_in(RefundState.PAYOUT_PROCESSING)
+    before = money_state(refund.id)
+    response = deliver(gateway, succeeded(f"PO-{refund.id}-1", amount_fen=AMOUNT_FEN, note="x" * 70_000))
+    assert response.status_code == 422
+    assert response.json == {"error": "the body is larger than 65536 bytes"}
+    assert money_state(refund.id) == before
+
+
 def test_an_amount_that_is_not_a_whole_number_of_fen_is_400(gateway, app):
     """amount_fen as text, null, a fraction, a list or a boolean is malformed: 400, never a 500 or a rounded payment."""
     refund, _shop, _seller = request_in(RefundState.PAYOUT_PROCESSING)

@@ -11,6 +11,7 @@ from portal.accounts.models import LoginAttempt
 from portal.core.vocabulary import RefundState, Role
 from portal.payee.models import PayeeChange
 from portal.refunds.models import RefundRequest
+from tests.conftest import make_app, release_connections
 from tests.factories import (
     PASSWORD,
     Page,
@@ -294,3 +295,50 @@ def test_unknown_language_sets_no_cookie(client, app):
     response = client.get("/lang/xx?next=/login")
     assert response.status_code == 303
     assert not [header for header in response.headers.getlist("Set-Cookie") if header.startswith("lang=")]
+
+
+# --- HSTS: only over HTTPS, as long as HSTS_SECONDS says ------------------------------------------------
+
+HTTPS_FROM_PROXY = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+
+
+@pytest.fixture
+def portal_client(database_url, tmp_path):
+    """A client of a portal made with the settings given (one portal per test)."""
+    yield lambda **settings: make_app(database_url, tmp_path, **settings).test_client()
+    release_connections()
+
+
+def test_hsts_is_sent_behind_an_https_proxy(portal_client):
+    """With PROXY_HOPS=1 and the proxy saying https, every answer carries a year of Strict-Transport-Security."""
+    client = portal_client(PROXY_HOPS=1)
+    for path in ("/login", "/healthz", "/no-such-page"):
+        response = client.get(path, headers=HTTPS_FROM_PROXY)
+        assert response.headers.get("Strict-Transport-Security") == "max-age=31536000", path
+
+
+def test_hsts_is_sent_on_a_direct_https_request(app):
+    """A request that reached the app over HTTPS itself gets the header too."""
+    response = app.test_client().get("/login", base_url="https://portal.example")
+    assert response.headers.get("Strict-Transport-Security") == "max-age=31536000"
+
+
+def test_hsts_is_never_sent_over_plain_http(portal_client):
+    """Plain HTTP gets no HSTS, even with a trusted proxy in front."""
+    client = portal_client(PROXY_HOPS=1)
+    assert "Strict-Transport-Security" not in client.get("/login").headers
+    assert "Strict-Transport-Security" not in client.get("/login", headers={"X-Forwarded-Proto": "http"}).headers
+
+
+def test_hsts_ignores_an_https_claim_from_an_untrusted_proxy(app):
+    """Without PROXY_HOPS, X-Forwarded-Proto is anyone's to send: no HSTS on its word."""
+    assert "Strict-Transport-Security" not in app.test_client().get("/login", headers=HTTPS_FROM_PROXY).headers
+
+
+@pytest.mark.parametrize(("seconds", "expected"), [("600", "max-age=600"), ("0", None)])
+def test_hsts_max_age_comes_from_the_environment(portal_client, monkeypatch, seconds, expected):
+    """HSTS_SECONDS from the environment sets max-age; 0 turns the header off."""
+    monkeypatch.setenv("HSTS_SECONDS", seconds)
+    monkeypatch.setenv("PROXY_HOPS", "1")
+    client = portal_client()
+    assert client.get("/login", headers=HTTPS_FROM_PROXY).headers.get("Strict-Transport-Security") == expected

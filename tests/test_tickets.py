@@ -34,11 +34,13 @@ from tests.ticket_helpers import (
     field_error,
     fresh,
     image_bytes,
+    jpeg_bomb,
     jpeg_with_appended_script,
     jpeg_with_exif,
     message_bodies,
     noisy_png,
     open_ticket,
+    png_bomb,
     seller,
     signed_in,
     staff,
@@ -48,6 +50,7 @@ from tests.ticket_helpers import (
     ticket_form,
     ticket_rows,
     upload,
+    webp_bomb,
     write,
     xss,
 )
@@ -241,12 +244,17 @@ BAD_FILES = {
     "zero-bytes": ("empty.png", b"", "is empty"),
     "pdf-javascript": ("invoice.pdf", PDF_WITH_JAVASCRIPT, "is a PDF with scripts or embedded files"),
     "over-the-limit": ("big.png", None, "is larger than"),
+    "jpeg-bomb": ("8944x8944.jpg", jpeg_bomb(), "has more pixels than we can take (at most 40 megapixels)"),
+    "webp-bomb": ("16383x4880.webp", webp_bomb(), "has more pixels than we can take (at most 40 megapixels)"),
+    "png-bomb": ("empty.png", "png-bomb", "has more pixels than we can take (at most 40 megapixels)"),
 }
 
 
 def bad_upload(app, case):
     """The bad file of a case, with the limit lowered for the over-the-limit case."""
     name, data, words = BAD_FILES[case]
+    if data == "png-bomb":
+        data = png_bomb()  # made when needed: a second's work
     if data is None:
         app.config["EVIDENCE_MAX_BYTES"] = 2000
         data = noisy_png((40, 40))

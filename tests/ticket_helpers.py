@@ -4,10 +4,13 @@ Evidence files are made here, small and in memory: real images from Pillow (one 
 and GPS data), minimal PDFs with and without active content, and the disguised files an attacker
 would send. Tickets are opened and answered through ``portal.tickets.service``, the code the pages use.
 """
+import functools
 import io
 import os
 import re
+import struct
 import uuid
+import zlib
 
 from markupsafe import escape
 from PIL import Image
@@ -86,6 +89,49 @@ SVG_WITH_SCRIPT = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg
 # JPEG magic bytes followed by a web page and a PHP payload: no image at all behind the signature.
 JPEG_MAGIC_POLYGLOT = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + HTML_NAMED_JPG + PHP_NAMED_JPG
 APPENDED_PAYLOAD = b"<script>alert('appended')</script>"
+
+
+# --- image bombs: tiny files whose headers claim tens of megapixels ----------------------------------
+
+def jpeg_bomb(width=8944, height=8944):
+    """A few hundred bytes of JPEG whose frame header claims ``width`` × ``height`` (80 Mpx by default)."""
+    data = bytearray(image_bytes("JPEG", (8, 8), quality=10))
+    frame = data.find(b"\xff\xc0")  # SOF0: marker, length, precision, then height and width
+    struct.pack_into(">HH", data, frame + 5, height, width)
+    return bytes(data)
+
+
+def webp_bomb(width=16383, height=4880):
+    """A lossless WebP of a few dozen bytes whose header claims ``width`` × ``height``: an empty picture."""
+    data = bytearray(image_bytes("WEBP", (16, 16), color=(0, 0, 0), lossless=True))
+    header = data.find(b"VP8L") + 9  # chunk id, size, signature byte; then 14 + 14 bits of size - 1
+    bits = struct.unpack_from("<I", data, header)[0] & ~((1 << 28) - 1)
+    struct.pack_into("<I", data, header, bits | (width - 1) | ((height - 1) << 14))
+    return bytes(data)
+
+
+def png_chunk(kind, payload):
+    """One PNG chunk with its length and CRC."""
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+@functools.cache
+def png_bomb(width=8944, height=8944):
+    """A valid, fully transparent RGBA PNG of ``width`` × ``height``: some 300 KB of compressed zeros."""
+    row = b"\x00" * (1 + 4 * width)  # filter byte, then RGBA zeros
+    packer = zlib.compressobj(9)
+    pixels = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", pixels)
+            + png_chunk(b"IEND", b""))
+
+
+def mpo_bytes(size=(12, 8)):
+    """A two-picture MPO file, as many phone cameras write for portrait or 3D shots."""
+    buffer = io.BytesIO()
+    first, second = Image.new("RGB", size, (200, 30, 30)), Image.new("RGB", size, (30, 30, 200))
+    first.save(buffer, format="MPO", save_all=True, append_images=[second])
+    return buffer.getvalue()
 
 
 def jpeg_with_appended_script():

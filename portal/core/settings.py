@@ -19,6 +19,8 @@ DEFAULTS = {
     "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
     "LANGUAGES": ("zh_CN", "en"),
     "PROXY_HOPS": 0,  # reverse proxies in front of the app whose X-Forwarded-* headers we trust
+    # Strict-Transport-Security on HTTPS responses: how long browsers keep to HTTPS (0: not sent).
+    "HSTS_SECONDS": 365 * 24 * 3600,
     # Eligibility.
     "QUIET_PERIOD_DAYS": 90,
     "EXIT_NOTICE_DAYS": 30,
@@ -61,9 +63,16 @@ DEFAULTS = {
     # The payment gateway's webhook: shared HMAC secret (unset = webhook off) and clock tolerance.
     "GATEWAY_WEBHOOK_SECRET": "",
     "GATEWAY_TOLERANCE_SECONDS": 300,
+    # JSON bodies from other systems (the gateway's webhook): their size, and how deeply they may nest.
+    "WEBHOOK_MAX_BYTES": 64 * 1024,
+    "WEBHOOK_MAX_DEPTH": 32,
     # Tickets: evidence files per message and per file, and the SLA in working days.
     "EVIDENCE_MAX_FILES": 5,
     "EVIDENCE_MAX_BYTES": 10 * 1024 * 1024,
+    # An image's width × height, read from its header before any pixel is decoded; and the memory its
+    # decoded pixels may take (a 40 Mpx photo takes 160 MB), which keeps an upload's peak under 256 MB.
+    "EVIDENCE_MAX_PIXELS": 40_000_000,
+    "EVIDENCE_MAX_DECODED_BYTES": 160 * 1024 * 1024,
     "TICKET_SLA_WORKDAYS": 2,
     # Embedded widgets: requests per minute per token and per address before a 429.
     "WIDGET_RATE_PER_TOKEN": 120,
@@ -77,6 +86,7 @@ _ENVIRONMENT = {
     "UPLOAD_DIR": str,
     "SESSION_COOKIE_SECURE": bool,
     "PROXY_HOPS": int,
+    "HSTS_SECONDS": int,
     "DB_POOL_SIZE": int,
     "QUIET_PERIOD_DAYS": int,
     "EXIT_NOTICE_DAYS": int,
@@ -105,8 +115,12 @@ _ENVIRONMENT = {
     "PAYOUT_MAX_ATTEMPTS": int,
     "GATEWAY_WEBHOOK_SECRET": str,
     "GATEWAY_TOLERANCE_SECONDS": int,
+    "WEBHOOK_MAX_BYTES": int,
+    "WEBHOOK_MAX_DEPTH": int,
     "EVIDENCE_MAX_FILES": int,
     "EVIDENCE_MAX_BYTES": int,
+    "EVIDENCE_MAX_PIXELS": int,
+    "EVIDENCE_MAX_DECODED_BYTES": int,
     "TICKET_SLA_WORKDAYS": int,
     "WIDGET_RATE_PER_TOKEN": int,
     "WIDGET_RATE_PER_ADDRESS": int,

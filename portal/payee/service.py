@@ -2,7 +2,7 @@
 from portal.accounts.models import User
 from portal.audit import service as audit_service
 from portal.core.clock import utcnow
-from portal.core.db import write_transaction
+from portal.core.db import lock_for_update, write_transaction
 from portal.payee.models import PayeeAccount, PayeeChange
 from portal.shops.models import Shop
 
@@ -14,6 +14,10 @@ def save_payee(shop_id, user, holder_name, account_type, bank_name, account_numb
     """
     now = now or utcnow()
     with write_transaction():
+        # Saves for one shop take turns on its row: two first saves at once would both insert (the
+        # unique shop refuses the second with an error page), and two changes would both record the
+        # same "before". SQLite's write lock already makes them take turns.
+        lock_for_update(Shop.select(Shop.id).where(Shop.id == shop_id)).get()
         payee = PayeeAccount.get_or_none(PayeeAccount.shop == shop_id)
         number = account_number or (payee.account_number if payee else "")
         new_values = {"holder_name": holder_name, "account_type": account_type, "bank_name": bank_name,

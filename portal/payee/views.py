@@ -1,5 +1,5 @@
 """Payee details (收款信息) and the shop contact: what a payout needs to reach the seller."""
-import re
+import unicodedata
 
 from flask import Blueprint, current_app, flash, url_for
 from flask_babel import gettext as _
@@ -41,6 +41,7 @@ class PayeeForm(Form):
         super().__init__(*args, **kwargs)
         self.entity_name = entity_name
         self.has_number = has_number
+        self.digits_converted = False  # the number was typed in digits other than ASCII 0-9
 
     def validate_holder_name(self, field):
         """The holder must be the shop's registered entity, or the bank returns the payout."""
@@ -50,14 +51,48 @@ class PayeeForm(Form):
 
     def validate_account_number(self, field):
         """8 to 30 digits (spaces allowed while typing); required when none is on file yet."""
-        digits = re.sub(r"[\s-]", "", field.data or "")
+        digits, foreign = account_digits(field.data or "")
+        if foreign:
+            raise ValidationError(_("Type the account number with the digits 0 to 9: the bank cannot take "
+                                    "“%(characters)s”.", characters="".join(dict.fromkeys(foreign))))
         if not digits:
             if not self.has_number:
                 raise ValidationError(_("Enter the account number."))
             return
         if not digits.isdigit() or not 8 <= len(digits) <= 30:
             raise ValidationError(_("An account number has 8 to 30 digits."))
+        # What is saved, and compared with what is on file: the ASCII digits alone.
+        self.digits_converted = digits != "".join(ch for ch in field.data if not _is_separator(ch))
         field.data = digits
+
+
+def _is_separator(character):
+    """Spaces (the ideographic one too) and hyphens (full-width too) that people type to group digits."""
+    return character.isspace() or unicodedata.normalize("NFKC", character) == "-"
+
+
+def account_digits(text):
+    """``text`` as ASCII digits, without separators, and the number-like characters that cannot be.
+
+    A digit is turned into ASCII when it is a decimal digit (Unicode category Nd) that NFKC maps to
+    0-9: full-width ０-９ from a Chinese input method, mathematical ones. Other numerals are refused,
+    not guessed at: superscripts and circled digits (² ①) mean an exponent or a footnote, not a
+    digit, though NFKC maps them to one; Arabic-Indic, Devanagari and other scripts' digits are
+    digits of their own that NFKC leaves alone and no Chinese bank takes. Letters and other
+    characters are kept as typed, for the length and digit check to refuse.
+    """
+    kept, foreign = [], []
+    for character in text:
+        if _is_separator(character):
+            continue
+        ascii_form = unicodedata.normalize("NFKC", character)
+        if unicodedata.category(character) == "Nd" and len(ascii_form) == 1 and ascii_form in "0123456789":
+            kept.append(ascii_form)
+        elif character.isnumeric():
+            foreign.append(character)
+        else:
+            kept.append(character)
+    return "".join(kept), foreign
 
 
 class ProfileForm(Form):
@@ -106,6 +141,9 @@ def save_payee():
         flash(_("Nothing changed."))
         return htmx.see_other(url_for("payee.edit_payee"))
     flash(_("Payee details saved. Refunds are paid to this account from now on."))
+    if form.digits_converted:
+        flash(_("The account number was saved in the digits 0 to 9: it ends in %(last_four)s.",
+                last_four=form.account_number.data[-4:]))
     # A payout that failed on the old details is tried again on the new ones straight away.
     policy = refund_service.policy_from(current_app.config)
     if payout_service.retry_after_payee_fix(shop_id, current_user, policy) is not None:

@@ -1,10 +1,9 @@
-"""The payment gateway's webhook signature (the HMAC scheme of ``/api/v1/gateway/payouts``), and its body.
+"""The payment gateway's webhook signature (the HMAC scheme of ``/api/v1/gateway/payouts``).
 
-Pure rules: no Flask, no database.
+Pure rules: no Flask, no database. Its body is read with ``portal.core.jsonbody``.
 """
 import hashlib
 import hmac
-import json
 
 
 def sign(secret, timestamp, body):
@@ -27,12 +26,3 @@ def verify(secret, timestamp, signature, body, now_epoch, tolerance_seconds):
     if not hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "replace")):
         return "bad_signature"
     return None
-
-
-def parse_body(raw_body):
-    """The webhook's JSON object, or None when it is not one."""
-    try:
-        payload = json.loads(raw_body)
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) else None

@@ -1,7 +1,7 @@
 """The payment gateway's webhook: signed payout results, each event applied exactly once."""
 from flask import Blueprint, current_app, jsonify, request
 
-from portal.core import characters
+from portal.core import characters, jsonbody
 from portal.core.clock import epoch_seconds
 from portal.payouts import labels as payout_labels
 from portal.payouts import service as payout_service
@@ -24,15 +24,20 @@ def payout_event():
     secret = config["GATEWAY_WEBHOOK_SECRET"]
     if not secret:
         return jsonify(error="the gateway webhook is not configured"), 503
+    max_bytes = int(config["WEBHOOK_MAX_BYTES"])
+    if request.content_length is not None and request.content_length > max_bytes:
+        # Refused unread; a body without a length is read (within MAX_CONTENT_LENGTH) and measured.
+        return jsonify(error=f"the body is larger than {max_bytes} bytes"), 422
     body = request.get_data(cache=False)
     refusal = signature.verify(secret, request.headers.get("X-Gateway-Timestamp"),
                              request.headers.get("X-Gateway-Signature"), body, epoch_seconds(),
                              int(config["GATEWAY_TOLERANCE_SECONDS"]))
     if refusal is not None:
         return jsonify(error=refusal), 401
-    payload = signature.parse_body(body)
-    if payload is None:
-        return jsonify(error="the body must be a JSON object"), 400
+    try:
+        payload = jsonbody.parse_object(body, max_bytes, int(config["WEBHOOK_MAX_DEPTH"]))
+    except jsonbody.BodyRefused as refused:
+        return jsonify(error=refused.detail), 422 if refused.code in ("too_large", "too_deep") else 400
     if characters.json_has_control_characters(payload):
         # "\u0000" is valid JSON, but PostgreSQL cannot store a NUL: refuse it rather than fail on it.
         return jsonify(error="text in the body must not contain control characters"), 422

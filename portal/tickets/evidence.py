@@ -9,13 +9,27 @@ import io
 import os
 import re
 import secrets
+import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pypdf import PdfReader
 from pypdf.generic import IndirectObject
 
-# Pillow refuses images whose pixel count suggests a decompression bomb.
+# Pillow's own bomb check, the backstop for any code that opens an image: ``limit_pillow`` sets it
+# from the settings. ``clean`` reads the header's size itself first and refuses with a reason.
 Image.MAX_IMAGE_PIXELS = 40_000_000
+
+ORIENTATION = 0x0112
+# WebP, measured with Pillow 13 (resident memory, so what the allocator keeps counts too): libwebp
+# decodes into a canvas of its own and hands Pillow a copy, which Pillow copies into the image, 15
+# bytes a pixel; encoding a picture with transparency takes 10 more. 28 leaves a margin (6 Mpx).
+_WEBP_BYTES_PER_PIXEL = 28
+# The modes each format is written in as decoded; any other mode is converted first (a copy).
+_KEPT_MODES = {"JPEG": {"L", "RGB", "CMYK"}, "PNG": {"1", "L", "LA", "P", "RGB", "RGBA", "I;16"},
+               "WEBP": {"RGB", "RGBA"}}
+# Formats Pillow opens under another name but that are the same kind of file: a phone's MPO is a
+# JPEG with a second (depth or stereo) picture after the first; only the first is kept.
+_SAME_FORMAT = {"MPO": "JPEG"}
 
 KINDS = {
     "jpeg": ("image/jpeg", ".jpg", "JPEG"),
@@ -36,12 +50,20 @@ _PDF_MAX_OBJECTS = 200_000
 
 
 class EvidenceRefused(ValueError):
-    """A file that cannot be accepted; ``code`` names why (for the message beside the field)."""
+    """A file that cannot be accepted; ``code`` names why, ``params`` fill in its message."""
 
-    def __init__(self, code, name=""):
+    def __init__(self, code, name="", **params):
         super().__init__(code)
         self.code = code
         self.name = name
+        self.params = params
+
+
+def limit_pillow(max_pixels):
+    """Make Pillow itself refuse (not warn about) any image over ``max_pixels``."""
+    Image.MAX_IMAGE_PIXELS = int(max_pixels)
+    # Between the limit and twice the limit Pillow only warns, and a warning lets the decoding go on.
+    warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
 def sniff(data):
@@ -57,8 +79,12 @@ def sniff(data):
     return None
 
 
-def clean(data, name, max_bytes):
-    """Check one file and return ``(clean bytes, content type, extension)``, or raise ``EvidenceRefused``."""
+def clean(data, name, max_bytes, max_pixels=40_000_000, max_decoded_bytes=160 * 1024 * 1024):
+    """Check one file and return ``(clean bytes, content type, extension)``, or raise ``EvidenceRefused``.
+
+    ``max_pixels`` bounds width × height as the header states it; ``max_decoded_bytes`` bounds the
+    memory the decoded pixels (and any copy of them) may take, so one upload cannot exhaust a worker.
+    """
     if not data:
         raise EvidenceRefused("empty", name)
     if len(data) > max_bytes:
@@ -70,7 +96,7 @@ def clean(data, name, max_bytes):
     if kind == "pdf":
         _check_pdf(data, name)
         return data, content_type, extension
-    return _reencode(data, pillow_format, name), content_type, extension
+    return _reencode(data, pillow_format, name, max_pixels, max_decoded_bytes), content_type, extension
 
 
 def _check_pdf(data, name):
@@ -108,26 +134,83 @@ def _check_pdf(data, name):
         raise EvidenceRefused("pdf_unreadable", name) from None
 
 
-def _reencode(data, pillow_format, name):
-    """Decode an image and encode its pixels into a brand-new image: no metadata survives."""
+def _bytes_per_pixel(mode):
+    """What Pillow keeps in memory per pixel of a mode (every multi-band mode takes 4 bytes)."""
+    if mode in ("1", "L", "P"):
+        return 1
+    return 2 if mode.startswith("I;16") else 4
+
+
+def _megapixels(pixels):
+    """A pixel count in megapixels for people, rounded down to a tenth: 40, 5.9."""
+    tenths = pixels // 100_000
+    return str(tenths // 10) if tenths % 10 == 0 else f"{tenths // 10}.{tenths % 10}"
+
+
+def _check_size(image, name, bytes_per_pixel, max_pixels, max_decoded_bytes):
+    """Refuse an image over the pixel limit, or whose pixels would take more than the memory allowed."""
+    width, height = image.size
+    allowed = min(max_pixels, max_decoded_bytes // bytes_per_pixel)
+    if width * height > allowed:
+        raise EvidenceRefused("too_many_pixels", name, megapixels=_megapixels(allowed))
+
+
+def _reencode(data, pillow_format, name, max_pixels, max_decoded_bytes):
+    """Decode an image and encode its pixels again, with no metadata; the size is checked first.
+
+    Image.open reads only the header, so a bomb is refused from its stated size before a single pixel
+    is decoded. Memory is counted per pixel at the busiest moment: a JPEG or PNG is decoded in place
+    (4 bytes a pixel, 1 for grey or palette); turning a picture upright holds it twice for a moment;
+    a mode the format cannot keep is converted into a second image; WebP costs far more (see
+    ``_WEBP_BYTES_PER_PIXEL``).
+    """
     try:
         with Image.open(io.BytesIO(data)) as image:
-            if image.format != pillow_format:
+            if _SAME_FORMAT.get(image.format, image.format) != pillow_format:
                 raise EvidenceRefused("unsupported_type", name)
+            target = image.mode
+            if target not in _KEPT_MODES[pillow_format]:
+                has_alpha = pillow_format != "JPEG" and target in ("LA", "PA", "La", "RGBa")
+                target = "RGBA" if has_alpha else "RGB"
+            kept = _bytes_per_pixel(image.mode)
+            busiest = max(_WEBP_BYTES_PER_PIXEL if pillow_format == "WEBP" else kept,
+                          kept + _bytes_per_pixel(target) if target != image.mode else 0)
+            _check_size(image, name, busiest, max_pixels, max_decoded_bytes)
             image.load()
-            # Turn the picture upright before the EXIF orientation tag is dropped with the rest.
-            upright = ImageOps.exif_transpose(image)
-            mode = "RGB" if pillow_format == "JPEG" else ("RGBA" if upright.mode in ("P", "LA", "RGBA") else "RGB")
-            pixels = Image.new(mode, upright.size)
-            pixels.paste(upright.convert(mode))
-            out = io.BytesIO()
-            options = {"quality": 90} if pillow_format in ("JPEG", "WEBP") else {"optimize": True}
-            pixels.save(out, format=pillow_format, **options)
-            return out.getvalue()
+            if pillow_format != "WEBP":
+                return _encode(image, pillow_format, name, target, max(busiest, 2 * kept), max_pixels,
+                               max_decoded_bytes)
+            # WebP's decoder keeps its canvas and a copy of the pixels for as long as the file object
+            # lives; a copy of the pixels alone lets all of that go before the encoder needs its share.
+            pixels = image.copy()
+        del image
+        return _encode(pixels, pillow_format, name, target, busiest, max_pixels, max_decoded_bytes)
     except EvidenceRefused:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own check, at open, for a size over the limit it was given (``limit_pillow``).
+        raise EvidenceRefused("too_many_pixels", name, megapixels=_megapixels(Image.MAX_IMAGE_PIXELS)) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise EvidenceRefused("unreadable_image", name) from None
+
+
+def _encode(image, pillow_format, name, target, turning_bytes, max_pixels, max_decoded_bytes):
+    """Turn decoded pixels upright, into a mode the format keeps, and encode them without metadata."""
+    # (A PNG may keep its EXIF after the pixels, so the orientation is known only once decoded.)
+    if image.getexif().get(ORIENTATION, 1) != 1:
+        _check_size(image, name, turning_bytes, max_pixels, max_decoded_bytes)
+        # Turn the picture upright before the EXIF orientation tag is dropped with the rest; in
+        # place, so the sideways pixels are freed at once.
+        ImageOps.exif_transpose(image, in_place=True)
+    upright = image.convert(target) if target != image.mode else image
+    # Nothing of the file's metadata is written again: Pillow takes ICC profiles, comments and EXIF
+    # from ``info`` when it saves, so ``info`` keeps only the transparency of the pixels.
+    options = {key: value for key, value in upright.info.items() if key == "transparency"}
+    upright.info = {}
+    options.update({"quality": 90} if pillow_format in ("JPEG", "WEBP") else {"optimize": True})
+    out = io.BytesIO()
+    upright.save(out, format=pillow_format, **options)
+    return out.getvalue()
 
 
 def store(upload_dir, data, extension):

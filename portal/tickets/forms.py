@@ -12,6 +12,8 @@ REFUSALS = {
     "empty": _l("“%(name)s” is empty."),
     "too_large": _l("“%(name)s” is larger than %(limit)s MB."),
     "unsupported_type": _l("“%(name)s” is not a JPEG, PNG, WebP or PDF file (judged by its content, not its name)."),
+    "too_many_pixels": _l("“%(name)s” has more pixels than we can take (at most %(megapixels)s megapixels). "
+                          "Send a smaller picture or a screenshot."),
     "unreadable_image": _l("“%(name)s” looks like an image but cannot be read; it may be damaged or disguised."),
     "pdf_active_content": _l("“%(name)s” is a PDF with scripts or embedded files, which we cannot accept."),
     "pdf_unreadable": _l("“%(name)s” is a damaged PDF that cannot be read."),
@@ -52,9 +54,12 @@ def cleaned_files(field):
     for upload in uploads:
         data = upload.stream.read(limit + 1)
         try:
-            content, content_type, extension = evidence.clean(data, upload.filename, limit)
+            content, content_type, extension = evidence.clean(
+                data, upload.filename, limit, int(config["EVIDENCE_MAX_PIXELS"]),
+                int(config["EVIDENCE_MAX_DECODED_BYTES"]))
         except evidence.EvidenceRefused as refused:
-            errors.append(str(REFUSALS[refused.code]) % {"name": upload.filename, "limit": limit // (1024 * 1024)})
+            errors.append(str(REFUSALS[refused.code]) % {"name": upload.filename, "limit": limit // (1024 * 1024),
+                                                         **refused.params})
             continue
         cleaned.append((content, content_type, extension, upload.filename))
     if errors:

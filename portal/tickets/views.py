@@ -12,6 +12,7 @@ from portal.disputes.models import Dispute
 from portal.refunds.models import RefundRequest
 from portal.risk.models import RiskFlag
 from portal.shops.models import Shop
+from portal.tickets import evidence
 from portal.tickets import service as ticket_service
 from portal.tickets.downloads import send_attachment
 from portal.tickets.forms import ReplyForm, TicketForm, cleaned_files
@@ -177,3 +178,9 @@ def download_attachment(ticket_id, attachment_id):
 
 
 bp.before_request(signed_in_only)
+
+
+@bp.record
+def _limit_pillow(state):
+    """Give Pillow the configured pixel limit, so any image opened in this process is held to it."""
+    evidence.limit_pillow(state.app.config["EVIDENCE_MAX_PIXELS"])

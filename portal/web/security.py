@@ -54,6 +54,11 @@ class PortalSessionInterface(SecureCookieSessionInterface):
 def add_security_headers(response):
     """``after_request``: the headers every answer carries (embedded routes set their own framing)."""
     headers = response.headers
+    hsts_seconds = int(current_app.config["HSTS_SECONDS"])
+    if hsts_seconds > 0 and request.is_secure:
+        # Only over HTTPS (directly, or as a trusted proxy reports it, PROXY_HOPS): on plain HTTP
+        # the header means nothing, and a browser ignores it there anyway.
+        headers.setdefault("Strict-Transport-Security", f"max-age={hsts_seconds}")
     if response.status_code == 204:
         # "Nothing changed" has no document to protect: the live polls stay a few hundred bytes.
         headers.setdefault("Cache-Control", "no-store")
