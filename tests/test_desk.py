@@ -773,3 +773,20 @@ def test_checks_poll_builds_only_its_own_block(desk, app):
     assert len(fragment) < len(page) / 2, (len(fragment), len(page))
     # Nothing the block does not show: no audit log, no payout attempts, no previous requests.
     assert not any('FROM "audit_log"' in sql or 'FROM "payout_attempt"' in sql for sql in fragment)
+
+
+def test_an_inline_decision_refreshes_the_side_panels_out_of_band(desk, app):
+    """An htmx approval for less than asked brings the new held amount and pre-checks for the aside too."""
+    refund, shop, _seller = request_in()
+    page = desk.get(f"/desk/refunds/{refund.id}").text
+    assert figure(section(page, "desk-deposit"), "Held for refunds") == format_fen(AMOUNT_FEN)
+    assert 'hx-swap-oob' not in page  # the full page has each panel once
+    response = post(desk, refund.id, "approve", form("approve", amount="600.00"), htmx=True)
+    assert response.status_code == 200
+    fragment = response.text
+    oob = re.search(r'<section class="card" id="desk-deposit" hx-swap-oob="true">(.*?)</section>', fragment, re.S)
+    assert oob, "no out-of-band deposit panel"
+    assert figure(oob.group(1), "Held for refunds") == format_fen(60_000)
+    assert figure(oob.group(1), "Balance") == figure(section(page, "desk-deposit"), "Balance")
+    assert re.search(r'id="desk-checks" hx-swap-oob="innerHTML"', fragment)
+    assert fragment.count('id="desk-deposit"') == 1

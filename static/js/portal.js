@@ -70,11 +70,36 @@
   // Irreversible steps ask first (forms marked data-confirm). An htmx form sends its request from
   // its own submit handler, before a page-level submit listener could stop it: htmx:confirm is
   // where htmx waits for an answer, so ask there, and go on only on "OK".
+  // An amount as the server parses it (money.parse_yuan): digits, optional thousands commas, at most
+  // two decimals, more than zero and at most data-max-fen. Empty means "the whole amount".
+  function amountFen(text) {
+    var cleaned = text.trim().replace(/，/g, ",").replace(/。/g, ".");
+    if (cleaned === "") { return null; }
+    var match = /^(\d{1,3}(,\d{3})+|\d+)(\.(\d{0,2}))?$/.exec(cleaned);
+    if (!match) { return NaN; }
+    var fraction = (match[4] || "").padEnd(2, "0");
+    return parseInt(match[1].replace(/,/g, ""), 10) * 100 + parseInt(fraction, 10);
+  }
+
+  // A form whose question is about an amount (data-confirm-amount names the field) asks only when the
+  // amount is one the server would accept; otherwise it goes straight to the server, whose answer
+  // puts the reason beside the field. Asking "approve?" about a typo would confirm a refusal.
+  function asks(form) {
+    var fieldId = form.getAttribute("data-confirm-amount");
+    if (!fieldId) { return true; }
+    var input = document.getElementById(fieldId);
+    if (!input) { return true; }
+    var fen = amountFen(input.value);
+    if (fen === null) { return true; }
+    var max = parseInt(form.getAttribute("data-max-fen"), 10);
+    return !isNaN(fen) && fen > 0 && (isNaN(max) || fen <= max);
+  }
+
   document.addEventListener("htmx:confirm", function (event) {
     // Only the form's own submission asks: a field inside it that fetches something (a reason's
     // message template) must not.
     var form = event.detail.elt;
-    if (!form.matches || !form.matches("form[data-confirm]")) { return; }
+    if (!form.matches || !form.matches("form[data-confirm]") || !asks(form)) { return; }
     event.preventDefault();
     if (window.confirm(form.getAttribute("data-confirm"))) { event.detail.issueRequest(true); }
   });
@@ -84,7 +109,7 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var question = form.getAttribute("data-confirm");
-    if (question && !form.hasAttribute("hx-post") && !window.confirm(question)) {
+    if (question && !form.hasAttribute("hx-post") && asks(form) && !window.confirm(question)) {
       event.preventDefault();
       return;
     }
