@@ -1,5 +1,6 @@
 """Signing in and out, password hashes, and sign-in throttling per account and per address."""
 import datetime
+import re
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -268,3 +269,19 @@ def test_throttled_until_names_when_to_try_again(app):
         now - datetime.timedelta(minutes=10) + datetime.timedelta(minutes=15))
     assert account_service.throttled_until("someone-else", "10.0.0.2", 15, 5, 20, now=now) is None
     assert account_service.throttled_until("someone", "10.0.0.2", 15, 6, 20, now=now) is None
+
+
+def test_the_header_signs_out_in_one_tap_with_a_confirmation(csrf_app):
+    """Every signed-in page's header posts sign-out itself (CSRF token, a question to confirm): no detour page."""
+    client = csrf_app.test_client()
+    _shop, user = ready_seller()
+    sign_in(client, user)
+    page = client.get("/deposit", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    form = Page(page).find("form", action="/logout", method="post")
+    assert form, "no sign-out form in the header"
+    assert form.attrs.get("data-confirm") == "Sign out now?"
+    token = re.search(r'<form class="signout-form"[^>]*>\s*<input type="hidden" name="csrf_token" value="([^"]+)"',
+                      page).group(1)
+    response = client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 303 and urlsplit(response.headers["Location"]).path == "/login"
+    assert client.get("/deposit").status_code == 302

@@ -34,6 +34,41 @@
     }
   });
 
+  // A file input lists the files chosen, with their sizes, under its button: the browser's own
+  // "3 files" says nothing about which, and a phone's picker makes a wrong pick easy.
+  function sizeText(bytes) {
+    if (bytes >= 1048576) { return (bytes / 1048576).toFixed(1) + " MB"; }
+    return Math.max(1, Math.round(bytes / 1024)) + " KB";
+  }
+  function listChosenFiles(input) {
+    var list = input.parentNode.querySelector(".chosen-files");
+    if (!list) {
+      list = document.createElement("ul");
+      list.className = "chosen-files";
+      list.setAttribute("aria-live", "polite");
+      input.insertAdjacentElement("afterend", list);
+    }
+    list.textContent = "";
+    Array.prototype.forEach.call(input.files || [], function (file) {
+      var item = document.createElement("li");
+      var name = document.createElement("span");
+      var size = document.createElement("span");
+      name.textContent = file.name;
+      size.className = "size";
+      size.textContent = sizeText(file.size);
+      item.appendChild(name);
+      item.appendChild(size);
+      list.appendChild(item);
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches('input[type="file"]')) { listChosenFiles(event.target); }
+  });
+  // A form that was sent and came back (htmx) starts with no file chosen: drop the stale list.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    Array.prototype.forEach.call(event.detail.target.querySelectorAll('input[type="file"]'), listChosenFiles);
+  });
+
   // Copy buttons for the widget snippets.
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-copy]");
