@@ -93,6 +93,27 @@
     if (box && event.detail.successful && !event.detail.elt.hasAttribute("data-poll")) { box.hidden = true; }
   });
 
+  // A confirmation shows where the action was taken, not scrolled out of view. After a redirect to
+  // an anchor (a widget card, say) the page's message moves into that element; after an htmx swap
+  // the swapped notice is scrolled into view. Without JavaScript the message stays at the top.
+  function showNear(notice) {
+    var box = notice.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) { notice.scrollIntoView({block: "nearest"}); }
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var flash = document.querySelector("main > .flash[role=status]");
+    var anchor = window.location.hash && document.getElementById(window.location.hash.slice(1));
+    if (flash && anchor && anchor.closest("main") && !anchor.contains(flash)) {
+      anchor.insertBefore(flash, anchor.firstElementChild ? anchor.firstElementChild.nextSibling : null);
+      showNear(flash);
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var notice = event.detail.target.querySelector && event.detail.target.querySelector(
+      ".flash[role=status], [role=alert]:not([hidden])");
+    if (notice && !event.detail.elt.hasAttribute("data-poll")) { showNear(notice); }
+  });
+
   // After a form comes back with errors, move focus to the first field that needs attention,
   // so a screen reader or a phone keyboard lands where the fix is.
   document.addEventListener("htmx:afterSwap", function (event) {

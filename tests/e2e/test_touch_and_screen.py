@@ -300,3 +300,22 @@ def test_signing_out_is_one_tap_and_a_confirmation(open_page):
     expect(page).to_have_url(re.compile(r"/login$"))
     assert asked == ["现在退出登录吗？", "现在退出登录吗？"]
     assert not problems, "\n".join(problems)
+
+
+def test_a_confirmation_shows_beside_the_widget_it_is_about(open_page):
+    """After creating a widget the page scrolls to its card; the "created" message is inside that card, in view."""
+    page, problems = open_page("phone")
+    sign_in(page, "seller-info")
+    page.goto("/widgets")
+    page.locator("#origins").fill("https://erp.example.com")
+    page.locator("input[name=language][value=en]").check()
+    page.locator("form[action$='/widgets'] button[type=submit].primary").click()
+    expect(page).to_have_url(re.compile(r"/widgets#widget-\d+$"))
+    widget_id = re.search(r"#widget-(\d+)$", page.url).group(1)
+    notice = page.locator(f"#widget-{widget_id} .flash[role=status]")
+    expect(notice).to_be_visible()
+    expect(notice).to_be_in_viewport()
+    expect(page.locator(f"#widget-{widget_id} [data-widget-language]")).to_have_attribute("data-widget-language", "en")
+    # The preview speaks the language chosen.
+    expect(page.frame_locator(f"#widget-{widget_id} iframe").locator("html")).to_have_attribute("lang", "en")
+    assert not problems, "\n".join(problems)
