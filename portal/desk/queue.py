@@ -37,8 +37,8 @@ def _today():
 
 
 # "申请单 10", "request 10", "No. 10", "#10", "第10号": a request number with the words the pages put around it.
-REQUEST_NUMBER = re.compile(r"^(?:申请单|退款申请|申请|request|req\.?|no\.?|number|编号|单号|第|#|\s)*(\d{1,15})\s*号?$",
-                            re.IGNORECASE)
+REQUEST_NUMBER = re.compile(
+    r"^(?:申请单|退款申请|申请|request|req\.?|no\.?|number|编号|单号|第|#|\s)*(\d{1,15})\s*号?$", re.IGNORECASE)
 
 
 def request_number_in(search):

@@ -75,7 +75,8 @@ def ids(server_db):
     return server_db.run("""
         from portal.models import RefundRequest, User
         seller = User.get(User.username == "seller-review")
-        refund = RefundRequest.select().where(RefundRequest.shop == seller.shop_id).order_by(RefundRequest.id.desc()).get()
+        refund = (RefundRequest.select().where(RefundRequest.shop == seller.shop_id)
+                  .order_by(RefundRequest.id.desc()).get())
         result = {"request": refund.id, "shop": seller.shop_id}
     """)
 
@@ -177,7 +178,7 @@ def test_htmx_swaps_on_the_desk_break_no_csp_rule_and_refresh_the_side_panels(op
     expect(page.locator("#queue-rows [data-refund-state]").first).to_have_attribute("data-refund-state", "NEEDS_INFO")
     expect(page.locator("[data-filter='open']")).not_to_have_attribute("aria-current", "page")
     page.locator("#queue-state").select_option("")
-    page.locator("#queue-q").fill("申请单 %d" % ids["request"])
+    page.locator("#queue-q").fill(f"申请单 {ids['request']}")
     page.locator("form[role=search] button[type=submit]").click()
     expect(page.locator("#queue-rows tr")).to_have_count(1)
     page.locator("#queue-q").fill("没有这家店")
