@@ -54,7 +54,8 @@ def _risk_count():
     """
     counts = [
         RiskFlag.select(fn.COUNT(RiskFlag.id)).where((RiskFlag.shop == Shop.id) & RiskFlag.cleared_at.is_null()),
-        Violation.select(fn.COUNT(Violation.id)).where((Violation.shop == Shop.id) & (Violation.status == ViolationStatus.OPEN)),
+        Violation.select(fn.COUNT(Violation.id)).where((Violation.shop == Shop.id)
+                                                       & (Violation.status == ViolationStatus.OPEN)),
         Dispute.select(fn.COUNT(Dispute.id)).where((Dispute.shop == Shop.id)
                                                    & Dispute.status.in_(OPEN_DISPUTE_STATES)),
         Arrear.select(fn.COUNT(Arrear.id)).where((Arrear.shop == Shop.id) & (Arrear.status == ArrearStatus.OPEN)),
