@@ -73,7 +73,8 @@ def server_db(server):
 def ids(server_db):
     """The demo's open request of seller-review and its shop."""
     return server_db.run("""
-        from portal.models import RefundRequest, User
+        from portal.accounts.models import User
+        from portal.refunds.models import RefundRequest
         seller = User.get(User.username == "seller-review")
         refund = (RefundRequest.select().where(RefundRequest.shop == seller.shop_id)
                   .order_by(RefundRequest.id.desc()).get())
@@ -202,8 +203,8 @@ def test_htmx_swaps_on_the_desk_break_no_csp_rule_and_refresh_the_side_panels(op
     expect(page.locator("#desk-deposit dd").nth(2)).to_have_text("¥500.00")
     assert held_before != "¥500.00"
     held = server_db.run("""
-        from portal import refunding
-        result = refunding.held_for(params["request"])
+        from portal.refunds import service as refund_service
+        result = refund_service.held_for(params["request"])
     """, request=ids["request"])
     assert held == 50_000
     csp = [problem for problem in problems if "Content Security Policy" in problem or "Refused to" in problem]
@@ -216,8 +217,9 @@ def test_htmx_swaps_on_the_desk_break_no_csp_rule_and_refresh_the_side_panels(op
 def test_the_iframe_snippets_height_fits_the_widget_at_phone_widths(open_page, server_db, variant):
     """At 320-400 px wide, in both languages, the widget's content fits the copied snippet's height."""
     widget_id = server_db.run("""
-        from portal.models import User, Widget
-        from portal.db import write_transaction
+        from portal.accounts.models import User
+        from portal.core.db import write_transaction
+        from portal.widgets.models import Widget
         # seller-exit's full exit waits for review: its widget shows the most lines (date, estimate note).
         seller = User.get(User.username == "seller-exit")
         with write_transaction():
@@ -245,13 +247,15 @@ def test_the_iframe_snippets_height_fits_the_widget_at_phone_widths(open_page, s
 def test_a_revoked_widget_shows_a_styled_note_in_its_frame(open_page, server_db):
     """After revoking, the frame shows "no longer shared" with the widget's stylesheet, not a bare error page."""
     token = server_db.run("""
-        from portal import widgeting
-        from portal.db import utcnow, write_transaction
-        from portal.models import User, Widget
+        from portal.accounts.models import User
+        from portal.core.clock import utcnow
+        from portal.core.db import write_transaction
+        from portal.widgets import tokens
+        from portal.widgets.models import Widget
         seller = User.get(User.username == "seller-review")
         with write_transaction():
             widget = Widget.create(shop=seller.shop_id, origins="https://erp.example.com")
-            token = widgeting.make_token(app.config["SECRET_KEY"], widget)
+            token = tokens.make_token(app.config["SECRET_KEY"], widget)
             Widget.update(revoked_at=utcnow(), version=Widget.version + 1).where(Widget.id == widget.id).execute()
         result = token
     """)
