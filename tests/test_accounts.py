@@ -329,3 +329,19 @@ def test_the_throttled_page_says_when_to_come_back(english, seller):
     assert response.status_code == 429
     assert 1 <= int(response.headers["Retry-After"]) <= 30
     assert re.search(r"try again after \d{1,2}:\d{2}:\d{2}", Page(response.text).find("p", id="password-error").text)
+
+
+def test_the_header_signs_out_in_one_tap_with_a_confirmation(csrf_app):
+    """Every signed-in page's header posts sign-out itself (CSRF token, a question to confirm): no detour page."""
+    client = csrf_app.test_client()
+    _shop, user = ready_seller()
+    sign_in(client, user)
+    page = client.get("/deposit", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    form = Page(page).find("form", action="/logout", method="post")
+    assert form, "no sign-out form in the header"
+    assert form.attrs.get("data-confirm") == "Sign out now?"
+    token = re.search(r'<form class="signout-form"[^>]*>\s*<input type="hidden" name="csrf_token" value="([^"]+)"',
+                      page).group(1)
+    response = client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 303 and urlsplit(response.headers["Location"]).path == "/login"
+    assert client.get("/deposit").status_code == 302

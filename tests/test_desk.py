@@ -84,9 +84,9 @@ def assignees(html):
     """``{request number: who it is assigned to}`` as the queue's last column shows it."""
     shown = {}
     for row in section(html, "queue-rows").split("</tr>"):
-        cells = re.findall(r"<td>(.*?)</td>", row, re.S)
-        if len(cells) == 4:
-            shown[request_ids(cells[0])[0]] = text_of(cells[3])
+        cell = re.search(r'<td class="queue-assignee"[^>]*>(.*?)</td>', row, re.S)
+        if cell:
+            shown[request_ids(row)[0]] = text_of(cell.group(1))
     return shown
 
 
@@ -162,10 +162,73 @@ def test_queue_search_finds_by_shop_name_and_by_request_number(desk, app):
     assert request_ids(desk.get("/desk", query_string={"q": "晨光"}).text) == [wanted.id]
     assert request_ids(desk.get("/desk", query_string={"q": "晨光科技"}).text) == []
     assert request_ids(desk.get("/desk", query_string={"q": "杭州晨光"}).text) == [wanted.id]
-    for number in (str(other.id), f"No. {other.id}", f"#{other.id}"):
+    for number in (str(other.id), f"No. {other.id}", f"#{other.id}", f"申请单 {other.id}", f"申请单{other.id}",
+                   f"request {other.id}", f"Request No. {other.id}", f"第{other.id}号"):
         assert request_ids(desk.get("/desk", query_string={"q": number}).text) == [other.id], number
     html = desk.get("/desk", query_string={"q": "没有这家店"}).text
-    assert request_ids(html) == [] and "Nothing here" in html
+    assert request_ids(html) == []
+    assert "Nothing matches “没有这家店”." in text_of(html) and "Every request in this view is handled" not in html
+
+
+def test_queue_search_finds_the_assignee_the_page_shows(desk, app, agent):
+    """The assignee column shows a display name; searching for it (or part of it) finds their requests."""
+    colleague = staff(Role.AGENT, "agent-zhou")
+    User.update(display_name="周小燕").where(User.id == colleague.id).execute()
+    theirs, _shop, _seller = request_in()
+    request_in()
+    assert post(signed_in(app, colleague), theirs.id, "assign").status_code == 303
+    assert request_ids(desk.get("/desk", query_string={"q": "小燕"}).text) == [theirs.id]
+    assert assignees(desk.get("/desk").text)[theirs.id] == "周小燕"
+
+
+def test_queue_rows_show_kind_waiting_time_risks_and_assignee(desk, app):
+    """Each row names its kind, the working days since its last change, the shop's open risks and the assignee."""
+    risky_shop, risky_seller = ready_seller(name="风险店")
+    risky, _shop, _seller = request_in(shop=risky_shop, seller=risky_seller)
+    Violation.create(shop=risky_shop, code="FAKE_REVIEWS", description="刷单炒信")
+    Arrear.create(shop=risky_shop, amount_fen=100, reason="技术服务费")
+    Dispute.create(shop=risky_shop, order_number="E1", complaint="未收到货")
+    calm, _shop, _seller = request_in()
+    # Two weeks in its state: at least eight working days whatever the holidays.
+    RefundRequest.update(state_changed_at=utcnow() - 14 * DAY).where(RefundRequest.id == calm.id).execute()
+    rows = section(desk.get("/desk").text, "queue-rows")
+    by_id = {int(number): row for number, row in re.findall(r'data-request="(\d+)">(.*?)</tr>', rows, re.S)}
+    assert re.search(r'data-risk-count="3"', by_id[risky.id]) and "3 open risks" in text_of(by_id[risky.id])
+    assert 'data-risk-count="0"' in by_id[calm.id] and "none" in text_of(by_id[calm.id])
+    assert int(re.search(r'data-workdays="(\d+)"', by_id[calm.id]).group(1)) >= 8
+    assert re.search(r'data-workdays="0"', by_id[risky.id]) and "today" in text_of(by_id[risky.id])
+    assert "Surplus" in text_of(by_id[calm.id])
+    assert "nobody" in text_of(by_id[calm.id])
+
+
+def test_a_finished_request_is_never_marked_overdue(desk, app):
+    """A rejected or completed request past its due date shows no "overdue", even when listed by state."""
+    finished, _shop, _seller = request_in(RefundState.REJECTED, due_date=today() - 5 * DAY)
+    late, _shop, _seller = request_in(due_date=today() - DAY)
+    html = desk.get("/desk", query_string={"state": "REJECTED"}).text
+    assert request_ids(html) == [finished.id]
+    assert "overdue" not in section(html, "queue-rows")
+    # The overdue view with a finished state lists nothing: finished is never overdue.
+    assert request_ids(desk.get("/desk", query_string={"state": "REJECTED", "view": "overdue"}).text) == []
+    assert "overdue" in section(desk.get("/desk").text, "queue-rows")
+    assert request_ids(desk.get("/desk?view=overdue").text) == [late.id]
+
+
+def test_a_state_filter_clears_the_all_open_chip(desk, app):
+    """With a state filter on, "All open" is not the current chip, and following it drops the filter."""
+    waiting, _shop, _seller = request_in(RefundState.NEEDS_INFO)
+    reviewing, _shop, _seller = request_in()
+    plain = desk.get("/desk").text
+    assert re.search(r'<a [^>]*aria-current="page" data-filter="open"', plain)
+    filtered = desk.get("/desk", query_string={"state": "NEEDS_INFO"}).text
+    assert request_ids(filtered) == [waiting.id]
+    assert 'aria-current="page"' not in section(filtered, "queue-results").split("</nav>")[0]
+    chip = re.search(r'<a href="([^"]+)"[^>]*data-filter="open"', filtered).group(1)
+    assert "state=" not in chip
+    assert sorted(request_ids(desk.get(chip.replace("&amp;", "&")).text)) == sorted([waiting.id, reviewing.id])
+    # The other chips keep the state filter.
+    overdue_chip = re.search(r'<a href="([^"]+)"[^>]*data-filter="overdue"', filtered).group(1)
+    assert "state=NEEDS_INFO" in overdue_chip
 
 
 def test_queue_search_for_a_huge_number_is_not_an_error(desk, app):
@@ -720,3 +783,20 @@ def test_checks_poll_builds_only_its_own_block(desk, app):
     assert len(fragment) < len(page) / 2, (len(fragment), len(page))
     # Nothing the block does not show: no audit log, no payout attempts, no previous requests.
     assert not any('FROM "audit_log"' in sql or 'FROM "payout_attempt"' in sql for sql in fragment)
+
+
+def test_an_inline_decision_refreshes_the_side_panels_out_of_band(desk, app):
+    """An htmx approval for less than asked brings the new held amount and pre-checks for the aside too."""
+    refund, shop, _seller = request_in()
+    page = desk.get(f"/desk/refunds/{refund.id}").text
+    assert figure(section(page, "desk-deposit"), "Held for refunds") == format_fen(AMOUNT_FEN)
+    assert 'hx-swap-oob' not in page  # the full page has each panel once
+    response = post(desk, refund.id, "approve", form("approve", amount="600.00"), htmx=True)
+    assert response.status_code == 200
+    fragment = response.text
+    oob = re.search(r'<section class="card" id="desk-deposit" hx-swap-oob="true">(.*?)</section>', fragment, re.S)
+    assert oob, "no out-of-band deposit panel"
+    assert figure(oob.group(1), "Held for refunds") == format_fen(60_000)
+    assert figure(oob.group(1), "Balance") == figure(section(page, "desk-deposit"), "Balance")
+    assert re.search(r'id="desk-checks" hx-swap-oob="innerHTML"', fragment)
+    assert fragment.count('id="desk-deposit"') == 1

@@ -123,14 +123,40 @@ def other_widget_forged(app, widget, token):
 @pytest.mark.parametrize("spoil", [revoked, rotated, payload_flipped, signature_flipped, other_key,
                                    other_widget_forged], ids=lambda spoil: spoil.__name__)
 def test_a_dead_or_tampered_token_answers_404_everywhere(app, client, demo, spoil):
-    """Revoked, rotated, tampered and forged tokens all get a plain 404 on every public route."""
+    """Revoked, rotated, tampered and forged tokens all get a 404 on every public route, naming no request.
+
+    The frame page says, styled, that the status is no longer shared (the same words for every kind of
+    dead token); the other routes answer a plain 404.
+    """
     widget, token = widget_and_token(app)
     bad = spoil(app, widget, token)
-    for url in public_urls(bad):
+    frame, *others = public_urls(bad)
+    response = client.get(frame)
+    assert response.status_code == 404
+    assert re.search(r'<main class="gone" data-widget-gone>\s*<p class="label">', body(response))
+    assert Page(body(response)).find("link", rel="stylesheet")["href"] == "/static/css/embed.css"
+    assert "style=" not in body(response) and "<script" not in body(response)
+    assert "审核中" not in body(response) and "UNDER_REVIEW" not in body(response)
+    assert csp(response)["style-src"] == "'self'"
+    for url in others:
         response = client.get(url)
         assert response.status_code == 404, url
         assert "<html" not in body(response)
         assert "审核中" not in body(response) and "UNDER_REVIEW" not in body(response)
+
+
+def test_a_revoked_widget_says_so_inside_the_frames_of_its_own_sites(app, client, demo):
+    """A revoked or rotated widget's note may be framed by the widget's sites; a forged token's by none."""
+    widget, token = widget_and_token(app, origins=("https://erp.example.com",))
+    revoked(app, widget, token)
+    response = client.get(f"/embed/{token}")
+    assert response.status_code == 404
+    assert csp(response)["frame-ancestors"].split() == ["'self'", "https://erp.example.com"]
+    assert "X-Frame-Options" not in response.headers
+    english = client.get(f"/embed/{token}?lang=en")
+    assert "This status is no longer shared." in body(english) and '<html lang="en">' in body(english)
+    forged = client.get(f"/embed/{other_key(app, widget, token)}")
+    assert forged.status_code == 404 and csp(forged)["frame-ancestors"] == "'none'"
 
 
 def test_rotation_gives_a_new_working_token(app, client, demo):
@@ -615,3 +641,23 @@ def test_first_load_of_the_widget_is_under_20_kb_gzipped(app, client, demo):
     sizes = [len(gzip.compress(part, compresslevel=9)) for part in parts]
     print(f"widget first load, gzip -9: html {sizes[0]} B + css {sizes[1]} B + js {sizes[2]} B = {sum(sizes)} B")
     assert sum(sizes) < 20 * 1024
+
+
+@pytest.mark.parametrize("language, accept_language, expected", [
+    ("zh_CN", "en-US,en", "zh-CN"), ("en", "zh-CN,zh", "en"), ("AUTO", "en-US,en;q=0.9", "en"),
+    ("AUTO", "en-US,en;q=0.9,zh;q=0.3", "zh-CN"), ("AUTO", None, "zh-CN")])
+def test_the_widget_speaks_the_language_its_seller_chose(app, client, demo, language, accept_language, expected):
+    """Without ?lang= the frame, its refresh and the badge use the widget's language; AUTO follows the viewer."""
+    widget, token = widget_and_token(app)
+    Widget.update(language=language).where(Widget.id == widget.id).execute()
+    headers = {"Accept-Language": accept_language} if accept_language else {}
+    page = body(client.get(f"/embed/{token}", headers=headers))
+    assert f'<html lang="{expected}">' in page
+    assert ("Under review" if expected == "en" else "审核中") in page
+    refresh = body(client.get(f"/embed/{token}/status", headers=headers))
+    assert ("Under review" if expected == "en" else "审核中") in refresh
+    badge = body(client.get(f"/badge/{token}.svg", headers=headers))
+    assert ("Refund: Under review" if expected == "en" else "退还: 审核中") in badge
+    # ?lang= on the snippet still wins.
+    other = "zh" if expected == "en" else "en"
+    assert f'<html lang="{"zh-CN" if other == "zh" else "en"}">' in body(client.get(f"/embed/{token}?lang={other}"))

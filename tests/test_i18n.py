@@ -75,6 +75,13 @@ LANGUAGE_CASES = [
     (None, "en", "en"),
     (None, "en-US,en;q=0.9", "en"),
     (None, "zh-CN,zh;q=0.9,en;q=0.8", "zh"),
+    # Chinese first: a browser that lists Chinese at all gets Chinese, even after English.
+    (None, "en-US,en;q=0.9,zh-CN;q=0.8", "zh"),
+    (None, "en-GB,en;q=0.9,zh-TW;q=0.1", "zh"),
+    (None, "en;q=1,zh;q=0.01", "zh"),
+    # Neither English nor Chinese listed: Chinese; a refused Chinese (q=0) does not count as listed.
+    (None, "fr-FR,fr;q=0.9", "zh"),
+    (None, "en-US,zh;q=0", "en"),
     ("en", None, "en"),
     ("en", "zh-CN", "en"),
     ("zh_CN", "en", "zh"),
@@ -82,7 +89,7 @@ LANGUAGE_CASES = [
 
 
 def test_deposit_page_language(seller):
-    """The switch's cookie wins, then Accept-Language, else Chinese; money looks the same in both."""
+    """The switch's cookie wins; else English only for a browser listing no Chinese; money looks the same in both."""
     # One signed-in browser for every case: loading the demo once per case would be slow.
     for cookie, accept_language, language in LANGUAGE_CASES:
         case = f"cookie={cookie} Accept-Language={accept_language}"
@@ -155,3 +162,10 @@ def test_pre_check_amounts_in_both_languages(demo_data, client, auth):
     client.set_cookie("lang", "en")
     checks = pre_checks(client.get("/refunds/new").get_data(as_text=True))
     assert "You owe the platform ¥150.00." in checks["ARREARS"]
+
+
+@pytest.mark.parametrize("accept_language, language", [("en-US,en;q=0.9", "en"), ("en-US,en;q=0.9,zh-CN;q=0.5", "zh")])
+def test_the_sign_in_page_follows_the_chinese_first_rule(client, accept_language, language):
+    """/login before any cookie: English only for a browser that lists no Chinese at all."""
+    html = client.get("/login", headers={"Accept-Language": accept_language}).get_data(as_text=True)
+    assert ('<html lang="en">' if language == "en" else '<html lang="zh-CN">') in html

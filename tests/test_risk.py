@@ -1,4 +1,5 @@
 """Risk flags (raise, banner, seen, appeal, blocking, clear) and bans, from the desk to what the seller sees."""
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -380,3 +381,17 @@ def test_markup_in_a_ban_message_shows_as_text(app, desk):
     client = signed_in(app, seller)
     for url in ("/deposit", "/risk", f"/refunds/{refund.id}"):
         assert_escaped(client.get(url).text, "ban message")
+
+
+def test_the_ban_form_sits_behind_a_closed_disclosure_until_it_has_an_error(desk, shop_and_seller):
+    """The desk shop page keeps the ban form in a closed <details>; a refused ban comes back with it open."""
+    shop, _seller = shop_and_seller
+    html = desk.get(f"/desk/shops/{shop.id}").text
+    disclosure = re.search(r'<details class="disclosure" id="ban-disclosure"([^>]*)>(.*?)</details>', html, re.S)
+    assert disclosure, "the ban form is not behind a disclosure"
+    assert "open" not in disclosure.group(1)
+    assert f'action="/desk/shops/{shop.id}/ban"' in disclosure.group(2)
+    refused = ban(desk, shop, reason="", message="")
+    assert refused.status_code == 422
+    reopened = re.search(r'<details class="disclosure" id="ban-disclosure"([^>]*)>', refused.text)
+    assert "open" in reopened.group(1)

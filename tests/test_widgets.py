@@ -96,7 +96,33 @@ def test_public_or_detailed_variant(client, seller, variant, shown):
     widget = Widget.get(Widget.shop == seller.id)
     assert widget.variant == variant
     _, card = widget_section(client.get("/widgets").get_data(as_text=True), widget.id)
+    assert f"· {shown} ·" in card.text.split("Allowed sites")[0]
+
+
+@pytest.mark.parametrize("language, shown", [("zh_CN", "Chinese"), ("en", "English"), ("AUTO", "viewer's language"),
+                                             (None, "Chinese")])
+def test_the_seller_picks_the_widgets_language(client, seller, language, shown):
+    """The language chosen (Chinese when none is sent) is stored, audited and named on the card; the
+    snippets name none, so the widget's own applies."""
+    data = {"target": "latest", "variant": "PUBLIC", "origins": "https://erp.example.com"}
+    if language:
+        data["language"] = language
+    assert client.post("/widgets", data=data).status_code == 303
+    widget = Widget.get(Widget.shop == seller.id)
+    assert widget.language == (language or "zh_CN")
+    assert json.loads(AuditLog.get(AuditLog.action == "widget.create").details)["language"] == widget.language
+    page, card = widget_section(client.get("/widgets").get_data(as_text=True), widget.id)
     assert card.text.split("Allowed sites")[0].strip().endswith(shown)
+    assert "data-lang" not in page.find("code", id=f"snippet-{widget.id}-loader").text
+    assert "lang=" not in page.find("code", id=f"snippet-{widget.id}-iframe").text
+
+
+def test_an_unknown_widget_language_is_refused(client, seller):
+    """A language that is not offered re-renders the form (422) and creates nothing."""
+    response = client.post("/widgets", data={"target": "latest", "variant": "PUBLIC", "language": "fr",
+                                             "origins": "https://erp.example.com"})
+    assert response.status_code == 422
+    assert Widget.select().count() == 0
 
 
 def test_an_unknown_variant_is_refused(client, seller):

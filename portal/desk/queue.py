@@ -1,17 +1,28 @@
 """The desk's queue: open requests by due date (working days), with filters, counts, search and pages."""
 
 import datetime
+import re
 
 from flask import request
 from flask_login import current_user
 from peewee import JOIN, SQL, Case, fn
 
 from portal.accounts.models import User
+from portal.core.calendar import working_calendar
 from portal.core.clock import utcnow
-from portal.core.vocabulary import TERMINAL_STATES, RefundState, TicketStatus
+from portal.core.vocabulary import (
+    OPEN_DISPUTE_STATES,
+    TERMINAL_STATES,
+    ArrearStatus,
+    RefundState,
+    TicketStatus,
+    ViolationStatus,
+)
 from portal.core.workdays import to_shanghai_date
 from portal.desk.blueprint import bp
+from portal.disputes.models import Dispute
 from portal.refunds.models import RefundRequest
+from portal.risk.models import Arrear, RiskFlag, Violation
 from portal.shops.models import Shop
 from portal.tickets.models import Ticket
 from portal.web import htmx
@@ -26,13 +37,44 @@ def _today():
     return to_shanghai_date(utcnow())
 
 
+# "申请单 10", "request 10", "No. 10", "#10", "第10号": a request number with the words the pages put around it.
+REQUEST_NUMBER = re.compile(
+    r"^(?:申请单|退款申请|申请|request|req\.?|no\.?|number|编号|单号|第|#|\s)*(\d{1,15})\s*号?$", re.IGNORECASE)
+
+
+def request_number_in(search):
+    """The request number a search names ("申请单 10", "request 10", "No. 10", "#10", "10"), or None."""
+    match = REQUEST_NUMBER.match((search or "").strip())
+    return int(match.group(1)) if match else None
+
+
+def _risk_count():
+    """A correlated count of the shop's open risks (active flags, violations, disputes, arrears) per row.
+
+    Subqueries in the row's own SELECT: the queue stays one statement however many rows it shows.
+    """
+    counts = [
+        RiskFlag.select(fn.COUNT(RiskFlag.id)).where((RiskFlag.shop == Shop.id) & RiskFlag.cleared_at.is_null()),
+        Violation.select(fn.COUNT(Violation.id)).where((Violation.shop == Shop.id)
+                                                       & (Violation.status == ViolationStatus.OPEN)),
+        Dispute.select(fn.COUNT(Dispute.id)).where((Dispute.shop == Shop.id)
+                                                   & Dispute.status.in_(OPEN_DISPUTE_STATES)),
+        Arrear.select(fn.COUNT(Arrear.id)).where((Arrear.shop == Shop.id) & (Arrear.status == ArrearStatus.OPEN)),
+    ]
+    # Wrapped in COALESCE: "+" between two bare SELECTs would be peewee's UNION ALL, not a sum.
+    total = fn.COALESCE(counts[0], 0)
+    for count in counts[1:]:
+        total = total + fn.COALESCE(count, 0)
+    return total
+
+
 def _queue_query(state, view, search):
-    """Open (or one state's) requests with their shop and assignee, by due date, filtered."""
+    """Open (or one state's) requests with their shop, risks and assignee, by due date, filtered."""
     assignee = User.alias()
     query = (RefundRequest
              # The joined user's id too: without it peewee sets assigned_to_id to None on each row.
-             .select(RefundRequest, Shop.name, Shop.entity_name, assignee.id, assignee.display_name,
-                     assignee.username)
+             .select(RefundRequest, Shop.name, Shop.entity_name, Shop.status, assignee.id, assignee.display_name,
+                     assignee.username, _risk_count().alias("risk_count"))
              .join(Shop)
              .switch(RefundRequest)
              .join(assignee, JOIN.LEFT_OUTER, on=(RefundRequest.assigned_to == assignee.id)))
@@ -41,20 +83,23 @@ def _queue_query(state, view, search):
     else:
         query = query.where(RefundRequest.state.not_in(TERMINAL_STATES))
     if view == "overdue":
-        query = query.where(RefundRequest.due_date < _today())
+        # A finished request is never overdue, whatever state filter is on.
+        query = query.where((RefundRequest.due_date < _today())
+                            & RefundRequest.state.not_in(TERMINAL_STATES))
     elif view == "mine":
         query = query.where(RefundRequest.assigned_to == current_user.id)
     elif view == "unassigned":
         query = query.where(RefundRequest.assigned_to.is_null())
     search = (search or "").strip()
     if search:
-        number = search.lstrip("#No.").strip()
-        # A number longer than any id would overflow SQLite's INTEGER (a 500): search it as text.
-        if number.isascii() and number.isdigit() and len(number) <= 15:
+        number = request_number_in(search)
+        if number is not None:
             # A request number is looked up by id alone (an OR across two tables would scan them).
-            query = query.where(RefundRequest.id == int(number))
+            query = query.where(RefundRequest.id == number)
         else:
-            query = query.where(Shop.name.contains(search) | Shop.entity_name.contains(search))
+            # The names the queue shows: the shop, its legal entity, and who the request is assigned to.
+            query = query.where(Shop.name.contains(search) | Shop.entity_name.contains(search)
+                                | assignee.display_name.contains(search) | assignee.username.contains(search))
     return query
 
 
@@ -129,12 +174,22 @@ def show_queue():
         rows = rows[:QUEUE_PAGE_SIZE]
         last = rows[-1]
         next_cursor = f"{last.due_date.isoformat() if last.due_date else 'none'}.{last.id}"
+    rows_context = {"rows": rows, "state": state, "view": view, "search": search, "next_cursor": next_cursor,
+                    "today": _today(), "waited": _working_days_waited(rows)}
     # The "More" link's rows for htmx; without JavaScript the same link opens a whole page.
     if request.args.get("after") and htmx.is_fragment_request():
-        return htmx.render("desk/queue.html", "queue_rows", rows=rows, state=state, view=view, search=search,
-                           next_cursor=next_cursor, today=_today())
+        return htmx.render("desk/queue.html", "queue_rows", **rows_context)
     # Tickets join the queue on its first page (a state filter is about requests only).
     tickets = [] if state or request.args.get("after") else _open_tickets(view, search)
-    return htmx.render("desk/queue.html", "queue_results", rows=rows, counts=_queue_counts(), state=state,
-                       view=view, search=search, next_cursor=next_cursor, today=_today(), states=tuple(RefundState),
-                       tickets=tickets)
+    return htmx.render("desk/queue.html", "queue_results", counts=_queue_counts(), states=tuple(RefundState),
+                       tickets=tickets, **rows_context)
+
+
+def _working_days_waited(rows):
+    """``{request id: working days since its last state change}`` (one calendar read for the page)."""
+    if not rows:
+        return {}
+    calendar = working_calendar()
+    now = utcnow()
+    return {row.id: calendar.workdays_between(row.state_changed_at, now) for row in rows}
+

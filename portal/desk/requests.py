@@ -147,7 +147,8 @@ def _answer(refund_id, status=200, notice=None, forms=None, conflict=None):
         flash(notice)
         return htmx.see_other(url_for("desk.show_request", request_id=refund_id))
     context = _request_context(refund, forms=forms, conflict=conflict, notice=notice)
-    return htmx.render("desk/request.html", "desk_request", status=status, **context)
+    return htmx.render("desk/request.html", "desk_request", status=status,
+                       side_panels_oob=htmx.is_fragment_request(), **context)
 
 
 def decide(request_id, form_key, form, apply, notice):

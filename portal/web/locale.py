@@ -15,9 +15,10 @@ def language_from_param(value):
 
 
 def select_locale():
-    """The language: the switch's cookie, else the browser's preference, else Chinese.
+    """Chinese first: the switch's cookie, else English only for a browser that lists no Chinese at all.
 
-    Routes that other sites embed read no cookie: their language comes from ``?lang=`` alone.
+    The README's "Language" section states the same rule. Routes that other sites embed read no
+    cookie: their language comes from ``?lang=`` alone.
     """
     if is_sessionless(request.path):
         return language_from_param(request.args.get("lang"))
@@ -25,8 +26,15 @@ def select_locale():
     chosen = request.cookies.get("lang")
     if chosen in languages:
         return chosen
-    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
-    if best and best.startswith("en"):
+    return browser_language(request.accept_languages)
+
+
+def browser_language(accept_languages):
+    """``zh_CN`` unless the browser asks for English and lists no Chinese (any zh-*) at any weight."""
+    listed = [value.lower() for value, quality in accept_languages if quality > 0]
+    if any(value == "zh" or value.startswith("zh-") for value in listed):
+        return "zh_CN"
+    if any(value == "en" or value.startswith("en-") for value in listed):
         return "en"
     return "zh_CN"
 

@@ -18,7 +18,7 @@ from portal.deposit.service import refundable_now
 from portal.refunds import service as refund_service
 from portal.refunds import states, timing
 from portal.shops.models import Shop
-from portal.web.locale import language_from_param
+from portal.web.locale import LANGUAGE_PARAMS, browser_language
 from portal.web.security import sessionless_prefixes
 from portal.web.text import format_day, format_moment
 from portal.widgets import service as widget_service
@@ -52,9 +52,24 @@ def _widget_or_404(token):
     return widget
 
 
+def widget_locale(widget=None):
+    """The language a widget answers in: ``?lang=`` first, then the one its seller chose.
+
+    AUTO follows the viewer's browser by the portal's Chinese-first rule; a request without a
+    known widget (a dead token) and anything unknown answer in Chinese.
+    """
+    asked = request.args.get("lang")
+    if asked in LANGUAGE_PARAMS:
+        return LANGUAGE_PARAMS[asked]
+    chosen = getattr(widget, "language", None) or "zh_CN"
+    if chosen == "AUTO":
+        return browser_language(request.accept_languages)
+    return LANGUAGE_PARAMS.get(chosen, "zh_CN")
+
+
 def _locale():
-    """The widget's language from ``?lang=`` (Chinese unless English is asked for)."""
-    return language_from_param(request.args.get("lang"))
+    """The language of this request's widget (see ``widget_locale``)."""
+    return widget_locale(g.get("widget"))
 
 
 def widget_status(widget):
@@ -125,8 +140,35 @@ def _load_widget():
     token = (request.view_args or {}).get("token")
     if token is None:
         return None
-    g.widget = _widget_or_404(token)
+    if request.endpoint == "embed.show_widget":
+        widget = widget_service.widget_for_token(current_app.config["SECRET_KEY"], token)
+        if widget is None:
+            return _no_longer_shared(token)
+        g.widget = widget
+    else:
+        g.widget = _widget_or_404(token)
     return _limited(g.widget.id)
+
+
+def _no_longer_shared(token):
+    """The frame's 404: a small styled "no longer shared", never the portal's page or the request's status.
+
+    The same body for a revoked, rotated, tampered or unknown token. Its frame-ancestors are the
+    widget's sites when the token's signature names a widget (so the note shows where the widget
+    was embedded), else none.
+    """
+    former = widget_service.former_widget_for_token(current_app.config["SECRET_KEY"], token)
+    locale = widget_locale(former)
+    with force_locale(locale):
+        body = render_template("embed/gone.html", locale=locale)
+    response = make_response(body, 404)
+    response.headers["Content-Security-Policy"] = (
+        _frame_policy(former) if former else
+        "default-src 'self'; script-src 'none'; style-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'")
+    response.headers["Cache-Control"] = "no-store"
+    g.embeddable = True
+    return response
 
 
 @bp.get("/embed/<token>")

@@ -14,6 +14,7 @@ class Widget(BaseModel):
     shop = ForeignKeyField(Shop, backref="widgets", on_delete="CASCADE")
     request = ForeignKeyField(RefundRequest, null=True, on_delete="CASCADE")  # None: "my latest request"
     variant = EnumField(WidgetVariant, default=WidgetVariant.PUBLIC)
+    language = CharField(default="zh_CN")  # zh_CN, en, or AUTO: the viewer's browser (Chinese first)
     origins = TextField()  # the sites allowed to embed it, one origin per line
     version = IntegerField(default=1)  # in every token: bumping it makes every old token fail at once
     revoked_at = DateTimeField(null=True)

@@ -19,6 +19,14 @@ def widget_for_token(secret, token):
     return Widget.get_or_none((Widget.id == widget_id) & (Widget.version == version) & Widget.revoked_at.is_null())
 
 
+def former_widget_for_token(secret, token):
+    """The widget a genuinely signed token names, live or not (where its "no longer shared" may show)."""
+    named = tokens.read_token(secret, token)
+    if named is None or isinstance(named[0], bool) or not 0 < named[0] < 2**63:
+        return None
+    return Widget.get_or_none(Widget.id == named[0])
+
+
 def target_request(widget):
     """The request a widget shows: its own, or the shop's latest."""
     if widget.request_id is not None:
@@ -55,12 +63,12 @@ def forget_old_counts(now=None):
     return RateCounter.delete().where(RateCounter.window < epoch_seconds(now or utcnow()) // 60 - 1).execute()
 
 
-def create(shop_id, user, request_id, variant, origins):
-    """A new widget for one request (or the shop's latest, when ``request_id`` is None)."""
+def create(shop_id, user, request_id, variant, origins, language="zh_CN"):
+    """A new widget for one request (or the shop's latest, when ``request_id`` is None), in a language."""
     with write_transaction():
-        widget = Widget.create(shop=shop_id, request=request_id, variant=variant, origins=origins)
+        widget = Widget.create(shop=shop_id, request=request_id, variant=variant, origins=origins, language=language)
         audit_service.record(user, "widget.create", widget.request_id, shop_id, widget=widget.id,
-                             origins=widget.origin_list, variant=widget.variant)
+                             origins=widget.origin_list, variant=widget.variant, language=widget.language)
     return widget
 
 

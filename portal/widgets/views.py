@@ -19,6 +19,12 @@ bp = Blueprint("widgets", __name__, url_prefix="/widgets")
 
 VARIANTS = [(WidgetVariant.PUBLIC, _l("Public: the stage, the expected date and the last change")),
             (WidgetVariant.DETAILED, _l("Detailed: also the amount"))]
+LANGUAGES = [("zh_CN", _l("Chinese")), ("en", _l("English")),
+             ("AUTO", _l("The viewer's browser language (Chinese unless it lists only English)"))]
+LANGUAGE_NAMES = {"zh_CN": _l("Chinese"), "en": _l("English"), "AUTO": _l("viewer's language")}
+# The plain iframe snippet's height, per variant: the widget's content at 320-400 px wide, in either
+# language (tests/e2e measures it, with room to spare); the loader sizes itself instead.
+FRAME_HEIGHTS = {WidgetVariant.PUBLIC: 250, WidgetVariant.DETAILED: 280}
 
 
 class WidgetForm(Form):
@@ -27,6 +33,7 @@ class WidgetForm(Form):
     target = SelectField(_l("Request to show"), validators=[DataRequired()])
     variant = RadioField(_l("What it shows"), choices=VARIANTS, default=WidgetVariant.PUBLIC,
                          validators=[DataRequired()])
+    language = RadioField(_l("Language"), choices=LANGUAGES, default="zh_CN", validators=[DataRequired()])
     origins = TextAreaField(_l("Sites allowed to embed it"), validators=[
         DataRequired(_l("Name at least one site, e.g. https://erp.example.com")), Length(max=2000)])
 
@@ -66,7 +73,8 @@ def _page(shop_id, form=None, status=200):
     widgets = [(widget, tokens.make_token(secret, widget)) for widget in
                Widget.select().where((Widget.shop == shop_id) & Widget.revoked_at.is_null()).order_by(Widget.id.desc())]
     return htmx.render("widgets/list.html", status=status, form=form, widgets=widgets, action_form=EmptyForm(),
-                       portal_origin=request.host_url.rstrip("/"))
+                       portal_origin=request.host_url.rstrip("/"), language_names=LANGUAGE_NAMES,
+                       frame_heights=FRAME_HEIGHTS)
 
 
 @bp.get("")
@@ -85,7 +93,7 @@ def create_widget():
         return _page(shop_id, form, 422)
     widget = widget_service.create(shop_id, current_user,
                                    None if form.target.data == "latest" else int(form.target.data),
-                                   form.variant.data, form.origins.data)
+                                   form.variant.data, form.origins.data, language=form.language.data)
     flash(_("Widget created. Copy a snippet below into the other site."))
     return htmx.see_other(url_for("widgets.list_widgets") + f"#widget-{widget.id}")
 
