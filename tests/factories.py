@@ -233,3 +233,10 @@ def fix_links(html):
 def check_codes(html):
     """The pre-check codes shown on a page, in page order."""
     return [element["data-check"] for element in Page(html).find_all("li", data_check=True)]
+
+
+def form_submit_button(html):
+    """The first submit button of the page's content: the header's sign-out button is not it."""
+    buttons = [button for button in Page(html).find_all("button", type="submit") if button.get("class") != "signout"]
+    assert buttons, "no submit button in the page's content"
+    return buttons[0]

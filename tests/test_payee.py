@@ -15,6 +15,7 @@ from tests.factories import (
     add_payee,
     check_codes,
     days_ago,
+    form_submit_button,
     htmx_destination,
     htmx_headers,
     make_shop,
@@ -185,7 +186,7 @@ def test_recent_change_warns_on_the_refund_form(signed_in, seller):
     html = signed_in.get("/refunds/new").text
     assert check_codes(html) == ["PAYEE_RECENTLY_CHANGED"]
     assert "check-warning" in Page(html).find("li", data_check="PAYEE_RECENTLY_CHANGED")["class"]
-    assert not Page(html).find("button", type="submit").has("disabled")
+    assert not form_submit_button(html).has("disabled")
     assert "6222020000001111" not in html
 
 

@@ -19,6 +19,7 @@ from tests.factories import (
     days_ago,
     figures_on,
     fix_links,
+    form_submit_button,
     htmx_destination,
     htmx_headers,
     idempotency_key,
@@ -216,7 +217,7 @@ def test_a_second_request_is_refused_while_one_runs(client, applicant):
     refund = created_request(apply(client, amount="100"))
     html = client.get("/refunds/new").text
     assert "ACTIVE_REQUEST_EXISTS" in check_codes(html)
-    assert Page(html).find("button", type="submit").has("disabled")
+    assert form_submit_button(html).has("disabled")
     before = request_rows()
     response = apply(client, amount="100")
     assert response.status_code == 422
@@ -242,12 +243,11 @@ def test_risky_seller_is_blocked_with_links_to_the_fixes(demo_data, client):
     client.set_cookie("lang", "en")
     sign_in(client, User.get(User.username == "seller-risky"))
     html = client.get("/refunds/new").text
-    page = Page(html)
     assert {"OPEN_DISPUTE", "VIOLATION_OPEN", "ARREARS"} <= set(check_codes(html))
     links = fix_links(html)
     for code in ("OPEN_DISPUTE", "VIOLATION_OPEN", "ARREARS"):
         assert client.get(urlsplit(links[code]).path).status_code == 200, links[code]
-    assert page.find("button", type="submit").has("disabled")
+    assert form_submit_button(html).has("disabled")
     before = request_rows()
     response = apply(client, amount="100")
     assert response.status_code == 422
@@ -259,7 +259,7 @@ def test_banned_seller_cannot_apply(demo_data, client):
     sign_in(client, User.get(User.username == "seller-banned"))
     html = client.get("/refunds/new").text
     assert check_codes(html)[0] == "ACCOUNT_BANNED"
-    assert Page(html).find("button", type="submit").has("disabled")
+    assert form_submit_button(html).has("disabled")
     before = request_rows()
     assert apply(client, amount="100").status_code == 422
     assert request_rows() == before
@@ -282,7 +282,7 @@ def test_full_exit_takes_everything_and_waits(client, app):
     sign_in(client, user)
     html = client.get("/refunds/new?kind=FULL_EXIT").text
     assert check_codes(html) == ["QUIET_PERIOD"]  # a warning: the seller may submit now
-    assert not Page(html).find("button", type="submit").has("disabled")
+    assert not form_submit_button(html).has("disabled")
     refund = created_request(apply(client, kind="FULL_EXIT", amount=""))
     assert (refund.kind, refund.requested_fen, refund.state) == ("FULL_EXIT", 500_000, RefundState.WAITING_PERIOD)
     # Review starts when the 90-day quiet period after the last order ends.

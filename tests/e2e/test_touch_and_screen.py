@@ -324,3 +324,20 @@ def test_a_confirmation_shows_beside_the_widget_it_is_about(open_page):
     # The preview speaks the language chosen.
     expect(page.frame_locator(f"#widget-{widget_id} iframe").locator("html")).to_have_attribute("lang", "en")
     assert not problems, "\n".join(problems)
+
+
+def test_email_and_account_number_inputs_look_like_the_other_fields(open_page):
+    """On /payee the e-mail and account-number inputs have the text inputs' border, corners, height and width."""
+    page, problems = open_page("phone")
+    sign_in(page, "seller-review")
+    page.goto("/payee")
+    looks = page.evaluate("""() => Object.fromEntries(["holder_name", "account_number", "email"].map(id => {
+      const input = document.getElementById(id);
+      const style = getComputedStyle(input);
+      return [id, [style.borderTopWidth, style.borderTopStyle, style.borderTopColor, style.borderRadius,
+                   style.fontSize, Math.round(input.getBoundingClientRect().height),
+                   Math.round(input.getBoundingClientRect().width)]];
+    }))""")
+    assert looks["account_number"] == looks["holder_name"], looks
+    assert looks["email"] == looks["holder_name"], looks
+    assert not problems, "\n".join(problems)
