@@ -147,7 +147,7 @@ def test_the_desk_queue_uses_a_desktop_and_turns_into_cards_on_a_phone(open_page
     expect(table).to_be_visible()
     assert table.bounding_box()["width"] > 1100
     headers = desktop.locator("table.queue-requests thead th").all_inner_texts()
-    assert len(headers) == 8 and {"类型", "等待起始", "风险", "处理人"} <= set(headers), headers
+    assert len(headers) == 8 and {"类型", "等待起始", "未结风险", "处理人"} <= set(headers), headers
     # The filters sit on one line beside each other.
     search_box = desktop.locator("#queue-q").bounding_box()
     state_box = desktop.locator("#queue-state").bounding_box()
