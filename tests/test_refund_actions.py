@@ -228,7 +228,8 @@ def test_finance_cannot_retry_until_the_payee_details_change(app):
     cashier = signed_in(app, finance)
     page = Page(cashier.get(f"/desk/refunds/{refund.id}").text)
     assert page.find_all(data_payee_unchanged=True)
-    response = post(cashier, refund.id, "payout/start", desk_form("payout/start", expected_state=RefundState.PAYOUT_FAILED))
+    response = post(cashier, refund.id, "payout/start",
+                    desk_form("payout/start", expected_state=RefundState.PAYOUT_FAILED))
     assert response.status_code == 422
     assert "has not changed the payee details" in text_of(response.text)
     assert state_of(refund.id) == RefundState.PAYOUT_FAILED
@@ -346,7 +347,8 @@ def test_exit_notice_can_be_withdrawn_while_no_full_exit_request_exists(app):
     assert "Exit notice withdrawn." in text_of(browser.get("/deposit").text)
 
     Shop.update(exit_notice_at=days_ago(40)).where(Shop.id == shop.id).execute()
-    refund = refund_service.submit(shop.id, owner, RefundKind.FULL_EXIT, 0, uuid.uuid4().hex, prechecks.Policy()).request
+    refund = refund_service.submit(shop.id, owner, RefundKind.FULL_EXIT, 0, uuid.uuid4().hex,
+                                   prechecks.Policy()).request
     assert browser.post("/deposit/exit-notice/withdraw").status_code == 303
     assert Shop.get_by_id(shop.id).exit_notice_at is not None
     page = browser.get("/deposit").text
@@ -390,7 +392,8 @@ def test_the_risk_page_lists_open_violations_disputes_and_arrears_and_is_in_the_
     owner = User.get(User.username == "seller-risky")
     browser = signed_in(demo_data, owner, language="zh_CN")
     deposit = Page(browser.get("/deposit").text)
-    assert "账户风险提示" in [link.text for link in deposit.find_all("a", href="/risk")], "the risk page is in the navigation"
+    nav = [link.text for link in deposit.find_all("a", href="/risk")]
+    assert "账户风险提示" in nav, "the risk page is in the navigation"
     page = Page(browser.get("/risk").text)
     assert "您的账户暂无风险提示" not in page.find("main").text
     matters = {element["data-matter"]: element.text for element in page.find_all("li", data_matter=True)}

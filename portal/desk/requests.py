@@ -113,8 +113,7 @@ def show_request(request_id):
 def download_request_attachment(request_id, attachment_id):
     """A file the seller sent with an answer to support, for staff."""
     refund = _staff_request(request_id)
-    attachment = RefundAttachment.get_or_none((RefundAttachment.id == attachment_id)
-                                              & (RefundAttachment.request == refund.id))
+    attachment = RefundAttachment.of_request(refund.id, attachment_id)
     if attachment is None:
         abort(404)
     return send_attachment(attachment)

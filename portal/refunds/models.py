@@ -110,3 +110,8 @@ class RefundAttachment(BaseModel):
     content_type = CharField()
     size = IntegerField()
     created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def of_request(cls, request_id, attachment_id):
+        """One file of one request, or None (a file of another request is not found)."""
+        return cls.get_or_none((cls.id == attachment_id) & (cls.request == request_id))

@@ -235,8 +235,7 @@ def answer_request(request_id):
 def download_attachment(request_id, attachment_id):
     """A file the seller sent with an answer, for the request's own seller only."""
     refund = _own_request(request_id)
-    attachment = RefundAttachment.get_or_none((RefundAttachment.id == attachment_id)
-                                              & (RefundAttachment.request == refund.id))
+    attachment = RefundAttachment.of_request(refund.id, attachment_id)
     if attachment is None:
         abort(404)
     return send_attachment(attachment)
