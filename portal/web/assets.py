@@ -16,6 +16,8 @@ from pathlib import Path
 from whitenoise import WhiteNoise
 from whitenoise.compress import Compressor
 
+from portal.web.security import CONTENT_SECURITY_POLICY
+
 # What a browser may keep without asking again: a year, the most RFC 9111 suggests.
 IMMUTABLE = "public, max-age=31536000, immutable"
 # Files under their plain name (e.g. bookmarked, or /embed.js's source) may change on the next deploy.
@@ -39,10 +41,13 @@ def init_app(app):
             values["filename"] = manifest[values["filename"]]
 
     def _headers(headers, path, url):
-        """Hashed names are immutable; every static answer says what it is (no sniffing)."""
+        """Hashed names are immutable; the page-wide security headers, since Flask never sees these answers."""
         if url in hashed_urls:
             headers["Cache-Control"] = IMMUTABLE
+        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "same-origin"
 
     app.wsgi_app = WhiteNoise(app.wsgi_app, root=str(served), prefix=app.static_url_path, max_age=PLAIN_MAX_AGE,
                               # Only /embed.js is for other sites, and Flask serves it with its own CORS header.
