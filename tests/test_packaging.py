@@ -181,11 +181,12 @@ def test_installed_from_another_folder_it_serves_login_with_its_css_htmx_and_chi
     assert sign_in != "Sign in" and f"<h1>{sign_in}</h1>" in page
     stylesheets = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page)
     scripts = re.findall(r'<script src="([^"]+)"', page)
-    assert any("css/portal.css" in href for href in stylesheets)
-    assert any("vendor/htmx-2.0.11.min.js" in src for src in scripts)
+    # Static files are named by a hash of their content (portal/web/assets.py): css/portal.<hash>.css.
+    assert any(re.search(r"/css/portal\.[0-9a-f]{12}\.css$", href) for href in stylesheets)
+    assert any(re.search(r"/vendor/htmx-2\.0\.11\.min\.[0-9a-f]{12}\.js$", src) for src in scripts)
     for href in stylesheets + scripts:
         status, asset = _get(opener, urllib.parse.urljoin(served, href))
-        path = urllib.parse.urlsplit(href).path.removeprefix("/static/")
+        path = re.sub(r"\.[0-9a-f]{12}(\.\w+)$", r"\1", urllib.parse.urlsplit(href).path.removeprefix("/static/"))
         assert status == 200, href
         assert asset == (ROOT / "static" / path).read_bytes(), href
 

@@ -9,8 +9,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from portal.core import vocabulary
 from portal.core.clock import utcnow
 from portal.core.money import format_fen
-from portal.web import database, errors, guards  # noqa: F401 - guards registers the sign-in redirect
-from portal.web.extensions import babel, csrf, login_manager
+from portal.web import assets, database, errors, guards  # noqa: F401 - guards registers the sign-in redirect
+from portal.web.extensions import babel, compress, csrf, login_manager
 from portal.web.locale import current_language, select_locale
 from portal.web.security import PortalSessionInterface, add_security_headers
 from portal.web.text import code_label, format_day, format_moment, is_labelled, message_text, text_language
@@ -43,5 +43,14 @@ def init_app(app):
         text_language=text_language,
     )
     app.jinja_env.filters["message_text"] = message_text
+    # Pages go out compressed (brotli, else gzip); registered before the security headers so that it
+    # runs after them (Flask runs after_request functions last-registered first) on the final answer.
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    # Streamed answers (exports, downloads) stay as they are: no chunked re-encoding.
+    app.config.setdefault("COMPRESS_STREAMS", False)
+    app.config.setdefault("COMPRESS_BR_LEVEL", 5)
+    compress.init_app(app)
     app.after_request(add_security_headers)
     errors.init_app(app)
+    # Outermost, after ProxyFix: /static/ is answered from the prebuilt, compressed copy before Flask.
+    assets.init_app(app)

@@ -25,15 +25,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e import browser
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = browser.CHROMIUM
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-MISSING_CHROMIUM = "Chromium not installed: apt-get install chromium fonts-wqy-microhei"
 PHONE = "iPhone 12"  # its viewport and touch, rendered by Chromium rather than WebKit
 NARROW_WIDTH = 360  # the narrowest phone the portal promises to fit without sideways scrolling
 PASSWORD = "demo-pass-2026"  # every demo account's (portal/demo.py)
@@ -277,11 +278,12 @@ def portal_db(live_server):
 
 @pytest.fixture(scope="session", autouse=True)
 def chromium_installed():
-    """Debian's Chromium must be there: skip without it, except under CI, where it is a failure."""
-    if not os.access(CHROMIUM, os.X_OK):
+    """Debian's Chromium, installed here if we are root with apt-get; else skip, or fail under CI."""
+    reason = browser.ensure_installed()
+    if reason:
         if IN_CI:
-            pytest.fail(f"{MISSING_CHROMIUM} (CI=true: browser tests must run)")
-        pytest.skip(MISSING_CHROMIUM)
+            pytest.fail(f"{reason} (CI=true: browser tests must run)")
+        pytest.skip(reason)
     return CHROMIUM
 
 
