@@ -4,6 +4,7 @@ Every value can be overridden from the environment, so one file serves a laptop 
 """
 import multiprocessing
 import os
+import shutil
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 # The app is stateless (sessions in signed cookies, state in the database), so workers scale out;
@@ -25,5 +26,44 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("ACCESS_LOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
+# gunicorn's own error log (worker starts, timeouts, crashes) as JSON on stderr, in the same shape as
+# the portal's request lines, so one log pipeline reads both. The access log stays gunicorn's text
+# line on stdout (ACCESS_LOG=/dev/null or "" to drop it: the portal's JSON request lines say more).
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "portal.web.observability.json_formatter"},
+        "access": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "error_console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+        "console": {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stdout"},
+    },
+    "root": {"level": "WARNING", "handlers": ["error_console"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["error_console"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["console"] if accesslog else [], "propagate": False},
+    },
+}
+
+
+# Prometheus' multiprocess mode: with PROMETHEUS_MULTIPROC_DIR set (an empty folder the workers may
+# write, e.g. /run/portal/metrics), every worker keeps its counters in files there and /metrics sums
+# them all. Without it each scrape sees only the worker that answered it.
+def on_starting(server):
+    """Empty the metrics folder once, at the master's start, so old workers' counts never linger."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder, exist_ok=True)
+
+
+def child_exit(server, worker):
+    """Tell the metrics library a worker is gone, so its live gauges stop counting (its totals stay)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 limit_request_line = 8190
 limit_request_fields = 100
