@@ -1,0 +1,161 @@
+"""Operability: one JSON log line per request with its id, user, route, status and timing; /metrics for
+allowed addresses only; the request id sent back as ``X-Request-Id``."""
+import json
+import re
+import uuid
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from portal.core.settings import from_environment
+from portal.core.vocabulary import RefundState
+from portal.refunds.models import RefundRequest
+from portal.web.observability import address_allowed, allowed_networks
+from tests.conftest import make_app, release_connections
+from tests.factories import Page, ready_seller, sign_in
+
+OUTSIDER = {"REMOTE_ADDR": "203.0.113.9"}
+GENERATED_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@pytest.fixture(autouse=True)
+def _single_process_metrics(monkeypatch):
+    """Metrics of this process only, whatever the environment running the tests says."""
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+
+
+def request_lines(captured):
+    """The portal's request log lines in what a test wrote to stderr, parsed (each must be JSON)."""
+    lines = [line for line in captured.err.splitlines() if '"portal.requests"' in line]
+    return [json.loads(line) for line in lines]
+
+
+def scrape(client, **kwargs):
+    """GET /metrics from 127.0.0.1 and return {(name, labels as a sorted tuple): value}."""
+    response = client.get("/metrics", **kwargs)
+    assert response.status_code == 200
+    samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def test_a_request_writes_one_json_line_with_its_id_user_route_status_and_duration(client, app, capsys):
+    """A signed-in seller's page: one JSON line naming the URL rule (not the raw path) and the user."""
+    shop, user = ready_seller(username="seller-log")
+    refund = RefundRequest.create(shop=shop, kind="SURPLUS", requested_fen=10_000, state=RefundState.UNDER_REVIEW,
+                                  idempotency_key=uuid.uuid4().hex, created_by=user)
+    sign_in(client, user)
+    capsys.readouterr()
+    response = client.get(f"/refunds/{refund.id}", headers={"X-Request-Id": "trace-42.a"})
+    assert response.status_code == 200
+    lines = [line for line in request_lines(capsys.readouterr()) if line["request_id"] == "trace-42.a"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["route"] == "/refunds/<int:request_id>"
+    assert line["method"] == "GET"
+    assert line["status"] == 200
+    assert line["user_id"] == user.id
+    assert isinstance(line["duration_ms"], float) and 0 <= line["duration_ms"] < 60_000
+    assert line["level"] == "INFO" and line["time"].endswith("+00:00")
+
+
+def test_an_anonymous_unknown_path_logs_no_user_and_one_route_label(client, app, capsys):
+    """A 404 for a path no rule matches: user null, route '<unmatched>' (a scan cannot grow the labels)."""
+    capsys.readouterr()
+    assert client.get("/no/such/page/9f3").status_code == 404
+    (line,) = request_lines(capsys.readouterr())
+    assert line["user_id"] is None
+    assert line["route"] == "<unmatched>"
+    assert line["status"] == 404
+    assert GENERATED_ID.fullmatch(line["request_id"])
+
+
+def test_a_sane_request_id_is_echoed(client, app):
+    """An id from a proxy or tracer comes back unchanged."""
+    for sane in ("3f2c9d1e-8a4b-4c1d-9e2f-123456789abc", "Root=1-67891233-abcdef012345678912345678", "a"):
+        assert client.get("/login", headers={"X-Request-Id": sane}).headers["X-Request-Id"] == sane
+
+
+@pytest.mark.parametrize("bad", ["evil\x7fid", "two words", "x" * 129, "<script>", "", "a\tb", "中文"])
+def test_a_bad_request_id_is_replaced(client, app, capsys, bad):
+    """Control characters, spaces, markup or an overlong id are never echoed nor logged: a new id is."""
+    capsys.readouterr()
+    answered = client.get("/login", headers={"X-Request-Id": bad}).headers["X-Request-Id"]
+    assert answered != bad
+    assert GENERATED_ID.fullmatch(answered)
+    (line,) = request_lines(capsys.readouterr())
+    assert line["request_id"] == answered
+
+
+def test_every_answer_carries_a_request_id(client, app):
+    """Without an incoming id each answer (page, redirect, 404) gets a new, distinct one."""
+    ids = [client.get(path).headers.get("X-Request-Id", "") for path in ("/login", "/", "/no-such-page")]
+    assert all(GENERATED_ID.fullmatch(value) for value in ids)
+    assert len(set(ids)) == 3
+
+
+def test_metrics_count_a_route_just_called(client, app):
+    """/metrics from 127.0.0.1: the counter and the latency histogram of /login each rise by one per call."""
+    counter = ("portal_http_requests_total", (("method", "GET"), ("route", "/login"), ("status", "200")))
+    latency = ("portal_http_request_duration_seconds_count", (("method", "GET"), ("route", "/login")))
+    client.get("/login")
+    before = scrape(client)
+    assert client.get("/login").status_code == 200
+    after = scrape(client)
+    assert after[counter] == before[counter] + 1
+    assert after[latency] == before[latency] + 1
+    buckets = [key for key in after if key[0] == "portal_http_request_duration_seconds_bucket"
+               and ("route", "/login") in key[1]]
+    assert len(buckets) > 5  # a histogram, not a bare average
+
+
+def test_metrics_from_another_address_are_the_404_page(client, app):
+    """Anyone outside METRICS_ALLOWED sees the ordinary not-found page, and no metric."""
+    client.get("/login")
+    client.set_cookie("lang", "en")
+    response = client.get("/metrics", environ_base=OUTSIDER)
+    assert response.status_code == 404
+    assert Page(response.text).find("h1").text == "Not found"
+    assert "portal_http_requests_total" not in response.text
+
+
+@pytest.fixture
+def network_app(database_url, tmp_path):
+    """The portal with /metrics open to 203.0.113.0/24 only (as a monitoring subnet would be)."""
+    app = make_app(database_url, tmp_path, METRICS_ALLOWED="203.0.113.0/24, 2001:db8::/32")
+    yield app
+    release_connections()
+
+
+def test_metrics_allowed_takes_networks(network_app):
+    """METRICS_ALLOWED names networks: an address inside is served, 127.0.0.1 (now outside) is not."""
+    client = network_app.test_client()
+    assert client.get("/metrics", environ_base=OUTSIDER).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "2001:db8::7"}).status_code == 200
+    assert client.get("/metrics").status_code == 404
+
+
+def test_address_matching():
+    """Addresses match their networks; IPv4 seen through a dual-stack socket counts as IPv4; junk never matches."""
+    networks = allowed_networks("127.0.0.1/32,::1")
+    assert address_allowed("127.0.0.1", networks)
+    assert address_allowed("::1", networks)
+    assert address_allowed("::ffff:127.0.0.1", networks)
+    assert not address_allowed("127.0.0.2", networks)
+    assert not address_allowed("203.0.113.9", networks)
+    assert not address_allowed(None, networks)
+    assert not address_allowed("not-an-address", networks)
+
+
+def test_a_mistyped_metrics_allowed_stops_the_app(database_url, tmp_path):
+    """A typo in METRICS_ALLOWED fails at start rather than silently opening or closing /metrics."""
+    with pytest.raises(ValueError):
+        make_app(database_url, tmp_path, METRICS_ALLOWED="127.0.0.1/33")
+
+
+def test_metrics_settings_come_from_the_environment():
+    """METRICS_ALLOWED and LOG_LEVEL are read from the environment."""
+    found = from_environment({"METRICS_ALLOWED": "10.0.0.0/8", "LOG_LEVEL": "warning"})
+    assert found == {"METRICS_ALLOWED": "10.0.0.0/8", "LOG_LEVEL": "warning"}
