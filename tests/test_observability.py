@@ -1,6 +1,7 @@
 """Operability: one JSON log line per request with its id, user, route, status and timing; /metrics for
 allowed addresses only; the request id sent back as ``X-Request-Id``."""
 import json
+import logging
 import re
 import uuid
 
@@ -10,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from portal.core.settings import from_environment
 from portal.core.vocabulary import RefundState
 from portal.refunds.models import RefundRequest
-from portal.web.observability import address_allowed, allowed_networks
+from portal.web.observability import CurrentStderrHandler, address_allowed, allowed_networks
 from tests.conftest import make_app, release_connections
 from tests.factories import Page, ready_seller, sign_in
 
@@ -159,3 +160,35 @@ def test_metrics_settings_come_from_the_environment():
     """METRICS_ALLOWED and LOG_LEVEL are read from the environment."""
     found = from_environment({"METRICS_ALLOWED": "10.0.0.0/8", "LOG_LEVEL": "warning"})
     assert found == {"METRICS_ALLOWED": "10.0.0.0/8", "LOG_LEVEL": "warning"}
+
+
+def test_a_server_error_is_logged_and_counted_as_500(app, capsys):
+    """A view that fails: the 500 page carries the request id, its line says 500, and the counter has it."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as production does, not raise into the test
+
+    def broken():
+        """A view with a bug."""
+        raise RuntimeError("a bug")
+
+    app.add_url_rule("/broken-for-test", "broken_for_test", broken)
+    client = app.test_client()
+    key = ("portal_http_requests_total", (("method", "GET"), ("route", "/broken-for-test"), ("status", "500")))
+    before = scrape(client).get(key, 0)
+    capsys.readouterr()
+    response = client.get("/broken-for-test", headers={"X-Request-Id": "bug-1"})
+    assert response.status_code == 500
+    assert response.headers["X-Request-Id"] == "bug-1"
+    logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    (line,) = [entry for entry in logged if entry["logger"] == "portal.requests"]
+    assert (line["request_id"], line["route"], line["status"]) == ("bug-1", "/broken-for-test", 500)
+    # Flask's own "Exception on ..." line, with the traceback, is JSON and names the same request.
+    assert any(entry["level"] == "ERROR" and entry.get("request_id") == "bug-1" and "RuntimeError" in entry["exc_info"]
+               for entry in logged)
+    assert scrape(client)[key] == before + 1
+
+
+def test_request_lines_are_not_printed_twice(app):
+    """The portal's logger has its own JSON handler and does not hand lines on to the root logger too."""
+    logger = logging.getLogger("portal")
+    assert logger.propagate is False
+    assert sum(isinstance(handler, CurrentStderrHandler) for handler in logger.handlers) == 1
