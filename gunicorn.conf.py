@@ -23,12 +23,19 @@ preload_app = True
 # Behind a reverse proxy that terminates TLS, set FORWARDED_ALLOW_IPS to its address
 # (and PROXY_HOPS=1 for the app) so https and client addresses are seen correctly.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-accesslog = os.environ.get("ACCESS_LOG", "-")
+# ACCESS_LOG="" turns the access log off (the portal's JSON request lines carry the same and more).
+accesslog = os.environ.get("ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 # gunicorn's own error log (worker starts, timeouts, crashes) as JSON on stderr, in the same shape as
 # the portal's request lines, so one log pipeline reads both. The access log stays gunicorn's text
-# line on stdout (ACCESS_LOG=/dev/null or "" to drop it: the portal's JSON request lines say more).
+# line, on stdout or in the file ACCESS_LOG names (named here: logconfig_dict replaces gunicorn's handlers).
+if accesslog == "-":
+    _access_handler = {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stdout"}
+elif accesslog:
+    _access_handler = {"class": "logging.FileHandler", "formatter": "access", "filename": accesslog}
+else:
+    _access_handler = {"class": "logging.NullHandler"}
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -38,12 +45,12 @@ logconfig_dict = {
     },
     "handlers": {
         "error_console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
-        "console": {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stdout"},
+        "access": _access_handler,
     },
     "root": {"level": "WARNING", "handlers": ["error_console"]},
     "loggers": {
         "gunicorn.error": {"level": loglevel.upper(), "handlers": ["error_console"], "propagate": False},
-        "gunicorn.access": {"level": "INFO", "handlers": ["console"] if accesslog else [], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
     },
 }
 
