@@ -1,9 +1,17 @@
 """Operability: one JSON log line per request with its id, user, route, status and timing; /metrics for
 allowed addresses only; the request id sent back as ``X-Request-Id``."""
+import concurrent.futures
 import json
 import logging
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -15,6 +23,7 @@ from portal.web.observability import CurrentStderrHandler, address_allowed, allo
 from tests.conftest import make_app, release_connections
 from tests.factories import Page, ready_seller, sign_in
 
+ROOT = Path(__file__).resolve().parents[1]
 OUTSIDER = {"REMOTE_ADDR": "203.0.113.9"}
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -192,3 +201,55 @@ def test_request_lines_are_not_printed_twice(app):
     logger = logging.getLogger("portal")
     assert logger.propagate is False
     assert sum(isinstance(handler, CurrentStderrHandler) for handler in logger.handlers) == 1
+
+
+def answered_by(log_path):
+    """The worker pids whose JSON request lines in ``log_path`` answered GET /login."""
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    return {line["pid"] for line in lines if line["logger"] == "portal.requests" and line["route"] == "/login"}
+
+
+def test_gunicorn_workers_are_summed_in_multiprocess_mode(tmp_path):
+    """gunicorn.conf.py with PROMETHEUS_MULTIPROC_DIR and two workers: one scrape counts every worker's requests,
+    and gunicorn's own error log is JSON."""
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    (metrics_dir / "counter_999999.db").write_bytes(b"stale")  # a previous run's file: emptied at start
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "1",
+           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
+           "SECRET_KEY": "test-" + uuid.uuid4().hex, "UPLOAD_DIR": str(tmp_path / "uploads"), "ACCESS_LOG": ""}
+    errors = tmp_path / "stderr.log"
+    base = f"http://127.0.0.1:{port}"
+    with open(errors, "wb") as stderr:
+        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
+                                  env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(base + "/healthz/live", timeout=2).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, errors.read_text()
+                time.sleep(0.1)
+        # Batches of parallel requests until both single-threaded workers have answered some.
+        statuses = []
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            while len(answered_by(errors)) < 2 and len(statuses) < 400:
+                statuses += pool.map(lambda _: urllib.request.urlopen(base + "/login", timeout=10).status, range(16))
+        assert statuses == [200] * len(statuses)
+        assert not (metrics_dir / "counter_999999.db").exists()
+        body = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    totals = {(sample.labels["route"], sample.labels["status"]): sample.value
+              for family in text_string_to_metric_families(body) for sample in family.samples
+              if sample.name == "portal_http_requests_total" and sample.labels["method"] == "GET"}
+    assert len(answered_by(errors)) == 2  # both workers served /login ...
+    assert totals[("/login", "200")] == len(statuses)  # ... and the one scrape counted them all
+    logged = [json.loads(line) for line in errors.read_text().splitlines() if line.startswith("{")]
+    assert any(line["logger"] == "gunicorn.error" and line["message"].startswith("Booting worker") for line in logged)

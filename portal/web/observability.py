@@ -77,9 +77,10 @@ class RequestIdFilter(logging.Filter):
 
 
 def json_formatter():
-    """The JSON formatter of every portal log line: time (UTC, ISO 8601), level, logger, message, extras."""
-    return JsonFormatter("{levelname}{name}{message}", style="{", timestamp="time",
-                         rename_fields={"levelname": "level", "name": "logger"}, json_ensure_ascii=False)
+    """The JSON formatter of every portal log line: time (UTC, ISO 8601), level, logger, pid, message, extras."""
+    return JsonFormatter("{levelname}{name}{process}{message}", style="{", timestamp="time",
+                         rename_fields={"levelname": "level", "name": "logger", "process": "pid"},
+                         json_ensure_ascii=False)
 
 
 def init_app(app):
