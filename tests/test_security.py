@@ -1,4 +1,5 @@
 """The security baseline: headers on every page, CSRF, cookies, 404 for others' objects, size limit, health."""
+import json
 import re
 import socket
 import uuid
@@ -251,6 +252,34 @@ def test_healthz_is_503_when_the_database_is_unreachable(unreachable_app):
     response = unreachable_app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.text.strip() != "ok"
+
+
+def test_readiness_and_liveness_answer_ok_with_the_database_up(client, app):
+    """/healthz/ready and /healthz/live answer 200 'ok', uncached, like /healthz."""
+    for path in ("/healthz/ready", "/healthz/live"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.text == "ok\n"
+        assert "no-store" in response.headers.get("Cache-Control", "")
+
+
+def test_readiness_is_503_but_liveness_200_when_the_database_is_unreachable(unreachable_app, capsys):
+    """Database down: /healthz/ready is 503 (out of the pool), /healthz/live still 200 (do not restart)."""
+    client = unreachable_app.test_client()
+    capsys.readouterr()
+    ready = client.get("/healthz/ready", headers={"X-Request-Id": "lb-probe-1"})
+    assert ready.status_code == 503
+    assert ready.text.strip() != "ok"
+    live = client.get("/healthz/live")
+    assert live.status_code == 200
+    assert live.text == "ok\n"
+    # The failure's own log line (JSON, with its traceback) names the request it belongs to.
+    logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    failures = [line for line in logged if line["level"] == "ERROR" and line.get("request_id") == "lb-probe-1"]
+    assert failures and "exc_info" in failures[0]
+    (request_line,) = [line for line in logged if line["logger"] == "portal.requests"
+                       and line["request_id"] == "lb-probe-1"]
+    assert (request_line["route"], request_line["status"]) == ("/healthz/ready", 503)
 
 
 def test_pages_give_a_clean_503_when_the_database_is_unreachable(unreachable_app):

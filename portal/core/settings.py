@@ -19,6 +19,11 @@ DEFAULTS = {
     "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
     "LANGUAGES": ("zh_CN", "en"),
     "PROXY_HOPS": 0,  # reverse proxies in front of the app whose X-Forwarded-* headers we trust
+    # Who may read /metrics: comma-separated addresses or CIDR networks (request.remote_addr, so
+    # behind a proxy set PROXY_HOPS); everyone else gets the 404 page.
+    "METRICS_ALLOWED": "127.0.0.1/32,::1",
+    # The portal's own log lines (JSON on stderr): DEBUG, INFO, WARNING, ERROR.
+    "LOG_LEVEL": "INFO",
     # Strict-Transport-Security on HTTPS responses: how long browsers keep to HTTPS (0: not sent).
     "HSTS_SECONDS": 365 * 24 * 3600,
     # Eligibility.
@@ -87,6 +92,8 @@ _ENVIRONMENT = {
     "SESSION_COOKIE_SECURE": bool,
     "PROXY_HOPS": int,
     "HSTS_SECONDS": int,
+    "METRICS_ALLOWED": str,
+    "LOG_LEVEL": str,
     "DB_POOL_SIZE": int,
     "QUIET_PERIOD_DAYS": int,
     "EXIT_NOTICE_DAYS": int,

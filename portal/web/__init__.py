@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from portal.core import vocabulary
 from portal.core.clock import utcnow
 from portal.core.money import format_fen
-from portal.web import assets, database, errors, guards  # noqa: F401 - guards registers the sign-in redirect
+from portal.web import assets, database, errors, guards, observability  # noqa: F401 - guards registers the sign-in redirect
 from portal.web.extensions import babel, compress, csrf, login_manager
 from portal.web.locale import current_language, select_locale
 from portal.web.security import PortalSessionInterface, add_security_headers
@@ -21,6 +21,8 @@ def init_app(app):
     if app.config["PROXY_HOPS"]:
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    # First, so that every later hook (the database's included) runs under the request's id and clock.
+    observability.init_app(app)
     database.init_app(app)
     app.session_interface = PortalSessionInterface()
     csrf.init_app(app)

@@ -1,7 +1,15 @@
 """The database in a web request: bound when the app is made, connected per request, closed after."""
 import contextlib
 
+from flask import current_app, request
+
 from portal.core.db import db, open_database
+
+
+def without_database(view):
+    """Mark a view that answers without connecting to the database (liveness, metrics)."""
+    view.without_database = True
+    return view
 
 
 def init_app(app):
@@ -10,6 +18,9 @@ def init_app(app):
 
     @app.before_request
     def _connect():
+        view = current_app.view_functions.get(request.endpoint)
+        if getattr(view, "without_database", False):
+            return
         db.connect(reuse_if_open=True)
 
     @app.teardown_request

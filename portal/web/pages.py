@@ -4,6 +4,7 @@ from flask_login import current_user
 
 from portal.core.db import db
 from portal.web import links
+from portal.web.database import without_database
 from portal.web.guards import home_for, safe_next
 
 bp = Blueprint("site", __name__)
@@ -48,7 +49,25 @@ def favicon():
 
 @bp.get("/healthz")
 def healthz():
-    """200 ``ok`` when the database answers a query, else 503."""
+    """200 ``ok`` when the database answers a query, else 503 (a stable interface: it never changes)."""
+    return _database_check()
+
+
+@bp.get("/healthz/ready")
+def healthz_ready():
+    """Readiness for a load balancer: 200 ``ok`` when the database answers, else 503 (take this host out)."""
+    return _database_check()
+
+
+@bp.get("/healthz/live")
+@without_database
+def healthz_live():
+    """Liveness: 200 ``ok`` while the process answers at all, database or not (restart it when this fails)."""
+    return make_response("ok\n", 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"})
+
+
+def _database_check():
+    """200 ``ok`` when ``SELECT 1`` answers, else 503 ``database unavailable``."""
     try:
         db.execute_sql("SELECT 1").fetchone()
     except Exception:  # any failure to reach the database means "not healthy"
