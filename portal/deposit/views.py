@@ -57,6 +57,33 @@ def ledger_page(shop_id):
     return deposit_service.ledger_page(shop_id, before, current_app.config["LEDGER_PAGE_SIZE"])
 
 
+def _deposit_context(shop, notice_form=None):
+    """The figures, the blockers, the open matters and the exit notice that the deposit page shows."""
+    figures = deposit_figures(shop)
+    policy = refund_service.policy_from(current_app.config)
+    facts = refund_service.shop_facts(shop, figures=figures)
+    return dict(
+        figures=figures,
+        refundable=deposit_service.refundable_now(shop, figures),
+        categories=list(CategoryRequirement.select().where(CategoryRequirement.shop == shop.id)
+                        .order_by(CategoryRequirement.required_fen.desc())),
+        checks=prechecks.evaluate(facts, RefundKind.SURPLUS, policy),
+        violations=list(Violation.open_for(shop.id)),
+        disputes=list(Dispute.open_for(shop.id)),
+        arrears=list(Arrear.open_for(shop.id)),
+        active=refund_service.active_request(shop.id),
+        policy=policy,
+        notice_form=notice_form or ExitNoticeForm(formdata=None),
+        withdraw_form=EmptyForm(),
+        # Shanghai dates: the day shown is the day the seller can apply from, wherever the server runs.
+        notice_ends=to_shanghai_date(shop.exit_notice_at + datetime.timedelta(days=policy.exit_notice_days))
+        if shop.exit_notice_at else None,
+        notice_from_today=to_shanghai_date(utcnow() + datetime.timedelta(days=policy.exit_notice_days)),
+        full_exit=refund_service.open_full_exit(shop.id),
+        flags=banner_flags(shop.id),
+    )
+
+
 @bp.get("")
 def show_deposit(notice_form=None, status=200):
     """Paid in, deducted, frozen, held, required, refundable, the blockers and the ledger."""
@@ -67,29 +94,7 @@ def show_deposit(notice_form=None, status=200):
     if htmx.is_fragment_request() and request.args.get("before"):
         # "Older entries" appends one page of rows; nothing else on the page changes.
         return htmx.render("deposit/show.html", "ledger_rows", **context)
-    figures = deposit_figures(shop)
-    policy = refund_service.policy_from(current_app.config)
-    facts = refund_service.shop_facts(shop, figures=figures)
-    context.update(
-        figures=figures,
-        refundable=deposit_service.refundable_now(shop, figures),
-        categories=list(CategoryRequirement.select().where(CategoryRequirement.shop == shop_id)
-                        .order_by(CategoryRequirement.required_fen.desc())),
-        checks=prechecks.evaluate(facts, RefundKind.SURPLUS, policy),
-        violations=list(Violation.open_for(shop_id)),
-        disputes=list(Dispute.open_for(shop_id)),
-        arrears=list(Arrear.open_for(shop_id)),
-        active=refund_service.active_request(shop_id),
-        policy=policy,
-        notice_form=notice_form or ExitNoticeForm(formdata=None),
-        withdraw_form=EmptyForm(),
-        # Shanghai dates: the day shown is the day the seller can apply from, wherever the server runs.
-        notice_ends=to_shanghai_date(shop.exit_notice_at + datetime.timedelta(days=policy.exit_notice_days))
-        if shop.exit_notice_at else None,
-        notice_from_today=to_shanghai_date(utcnow() + datetime.timedelta(days=policy.exit_notice_days)),
-        full_exit=refund_service.open_full_exit(shop_id),
-        flags=banner_flags(shop_id),
-    )
+    context.update(_deposit_context(shop, notice_form))
     return htmx.render("deposit/show.html", status=status, **context)
 
 

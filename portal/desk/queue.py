@@ -148,15 +148,8 @@ def _parse_cursor(raw):
         return None
 
 
-@bp.get("")
-def show_queue():
-    """Requests by due date (working days), with filters, counts, search and keyset pages."""
-    state = query_text("state")
-    view = query_text("view", "open")
-    view = view if view in FILTERS else "open"
-    search = query_text("q")[:100]
-    query = _queue_query(state, view, search)
-    cursor = _parse_cursor(query_text("after"))
+def _queue_page(query, cursor):
+    """One page of the queue after ``cursor``, and the cursor of the next page (None on the last)."""
     if cursor:
         due, last_id = cursor
         # Keyset: the rows after the last one shown, in (due_date, id) order with requests that have
@@ -169,11 +162,21 @@ def show_queue():
                                 | RefundRequest.due_date.is_null())
     rows = list(query.order_by(RefundRequest.due_date.asc(nulls="LAST"), RefundRequest.id)
                 .limit(QUEUE_PAGE_SIZE + 1))
-    next_cursor = None
-    if len(rows) > QUEUE_PAGE_SIZE:
-        rows = rows[:QUEUE_PAGE_SIZE]
-        last = rows[-1]
-        next_cursor = f"{last.due_date.isoformat() if last.due_date else 'none'}.{last.id}"
+    if len(rows) <= QUEUE_PAGE_SIZE:
+        return rows, None
+    rows = rows[:QUEUE_PAGE_SIZE]
+    last = rows[-1]
+    return rows, f"{last.due_date.isoformat() if last.due_date else 'none'}.{last.id}"
+
+
+@bp.get("")
+def show_queue():
+    """Requests by due date (working days), with filters, counts, search and keyset pages."""
+    state = query_text("state")
+    view = query_text("view", "open")
+    view = view if view in FILTERS else "open"
+    search = query_text("q")[:100]
+    rows, next_cursor = _queue_page(_queue_query(state, view, search), _parse_cursor(query_text("after")))
     rows_context = {"rows": rows, "state": state, "view": view, "search": search, "next_cursor": next_cursor,
                     "today": _today(), "waited": _working_days_waited(rows)}
     # The "More" link's rows for htmx; without JavaScript the same link opens a whole page.

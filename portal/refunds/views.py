@@ -96,18 +96,22 @@ def submit_request():
                                          & (RefundRequest.idempotency_key == form.idempotency_key.data))
     if replayed is not None:
         return htmx.see_other(url_for("refunds.show_request", request_id=replayed.id))
+    return _submit(shop, form, previous)
+
+
+def _submit(shop, form, previous):
+    """Submit a valid form: the new request's page, or the form again with why it was refused."""
     kind = form.kind.data
     amount_fen = 0
     if kind == RefundKind.SURPLUS:
         amount_fen = form.parse_amount(refundable_now(shop)[kind].fen)
         if amount_fen is None:
             return _form_page(shop, form, status=422, previous=previous)
-    policy = refund_service.policy_from(current_app.config)
-    previous = _resubmitted_request(shop_id, form.resubmission_of.data)
     try:
-        submission = refund_service.submit(shop_id, current_user, kind, amount_fen, form.idempotency_key.data,
-                                      policy, resubmission_of=previous.id if previous else None,
-                                      timing=refund_service.timing_for(current_app.config))
+        submission = refund_service.submit(shop.id, current_user, kind, amount_fen, form.idempotency_key.data,
+                                           refund_service.policy_from(current_app.config),
+                                           resubmission_of=previous.id if previous else None,
+                                           timing=refund_service.timing_for(current_app.config))
     except refund_service.RefundBlocked as blocked:
         return _form_page(shop, form, status=422, blocked_checks=blocked.checks, previous=previous)
     except refund_service.AmountAboveRefundable as above:
