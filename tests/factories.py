@@ -91,10 +91,12 @@ def figures_from_entries_of(shop, required=0):
 
 
 def sign_in(client, user):
-    """Sign a test client in as ``user`` without a password round-trip (what ``login_user`` stores)."""
+    """Sign a test client in as ``user`` without a password round-trip (what signing in stores)."""
+    token = account_service.start_session(user, "test client", "127.0.0.1")
     with client.session_transaction() as session:
         session["_user_id"] = str(user.id)
         session["_fresh"] = True
+        session["sid"] = token
 
 
 def request_rows():

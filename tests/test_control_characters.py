@@ -13,7 +13,7 @@ import pytest
 from flask_babel import force_locale
 from wtforms import HiddenField, PasswordField, StringField
 
-from portal.accounts.models import LoginAttempt, User
+from portal.accounts.models import LoginAttempt, SignInSession, User
 from portal.audit.models import AuditLog
 from portal.core import characters
 from portal.core.vocabulary import RefundState
@@ -24,7 +24,7 @@ from portal.risk import service as risk_service
 from portal.tickets.models import TicketMessage
 from portal.web.forms import CONTROL_CHARACTER, Form
 from tests.desk_helpers import request_in
-from tests.factories import Page
+from tests.factories import Page, sign_in
 from tests.ticket_helpers import open_ticket
 from tests.widget_helpers import load_demo, make_widget, open_request, public_urls, shop_of, token_of
 
@@ -37,7 +37,7 @@ REQUEST_STATE_FOR = {"desk.release_request": RefundState.ON_HOLD, "desk.start_pa
 # Routes whose body is swept elsewhere here (the signed webhook).
 NOT_FORMS = {"gateway.payout_event"}
 # Button-only posts: no text field to sweep (CSRF, on for all of them, is tested in test_security).
-BUTTON_ONLY = ["auth.logout_submit", "desk.assign_request", "desk.assign_ticket",
+BUTTON_ONLY = ["auth.end_all_sessions", "auth.end_session", "auth.logout_submit", "desk.assign_request", "desk.assign_ticket",
                "desk.reveal_payee", "disputes.ask_platform", "notifications.mark_all_read", "widgets.revoke_widget",
                "widgets.rotate_widget"]
 
@@ -69,10 +69,7 @@ def client_of(app, username):
     """A browser signed in as a demo user, asking for English pages."""
     client = app.test_client()
     client.set_cookie("lang", "en")
-    user = User.get(User.username == username)
-    with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
-        session["_fresh"] = True
+    sign_in(client, User.get(User.username == username))
     return client
 
 
@@ -96,7 +93,10 @@ def route_target(rule, world):
         ids = {"request_id": open_request("seller-info").id}
     else:
         user = "seller-ok"
-        ids = {"ticket_id": world["ticket"].id, "widget_id": world["widget"].id}
+        owner = User.get(User.username == user)
+        session = SignInSession.open_for(owner.id).first()
+        ids = {"ticket_id": world["ticket"].id, "widget_id": world["widget"].id,
+               "session_id": session.id if session else 2**31 - 1}
     with world["app"].test_request_context():
         from flask import url_for
 

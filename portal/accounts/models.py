@@ -50,3 +50,24 @@ class LoginAttempt(BaseModel):
     address = CharField(index=True)
     succeeded = BooleanField()
     created_at = DateTimeField(default=utcnow, index=True)
+
+
+class SignInSession(BaseModel):
+    """One signed-in browser: the signed cookie names it, and every request checks it is still open.
+
+    Only a hash of the cookie's token is stored, so the table cannot be used to sign in.
+    """
+
+    user = ForeignKeyField(User, backref="sign_in_sessions", on_delete="CASCADE")
+    token_hash = CharField(unique=True)
+    created_at = DateTimeField(default=utcnow)
+    last_seen_at = DateTimeField(default=utcnow)
+    user_agent = CharField(default="")
+    address = CharField(default="")
+    ended_at = DateTimeField(null=True, index=True)
+
+    @classmethod
+    def open_for(cls, user_id):
+        """A user's sessions that have not ended, the most recently used first."""
+        return (cls.select().where((cls.user == user_id) & cls.ended_at.is_null())
+                .order_by(cls.last_seen_at.desc(), cls.id.desc()))

@@ -2,12 +2,13 @@
 import dataclasses
 import datetime
 import hashlib
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from peewee import fn
 
-from portal.accounts.models import LoginAttempt, User
+from portal.accounts.models import LoginAttempt, SignInSession, User
 from portal.core.clock import utcnow
 from portal.core.db import db, is_postgres, write_transaction
 
@@ -149,3 +150,62 @@ def finish_attempt(attempt_id, succeeded):
          .execute())
         LoginAttempt.update(succeeded=True).where(LoginAttempt.id == attempt.id).execute()
 
+
+
+# --- sign-in sessions -------------------------------------------------------------------------
+
+# How stale a session's "last seen" may get before a request writes it again: a write per request
+# would cost every page a statement, a write per few minutes keeps the list honest enough.
+LAST_SEEN_EVERY = datetime.timedelta(minutes=5)
+
+
+def token_hash(token):
+    """What the database keeps of a session token (SHA-256): a leaked table signs nobody in."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def start_session(user, user_agent, address, now=None):
+    """Open a session for a user who just proved who they are; returns the token for the cookie."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    with write_transaction():
+        SignInSession.create(user=user.id, token_hash=token_hash(token), created_at=now, last_seen_at=now,
+                             user_agent=(user_agent or "")[:255], address=(address or "")[:64])
+    return token
+
+
+def session_user(user_id, token, now=None):
+    """The active user whose open session the cookie names, or None (ended, unknown, or deactivated).
+
+    One query; "last seen" is written at most every few minutes.
+    """
+    if not token:
+        return None
+    now = now or utcnow()
+    row = (User.select(User, SignInSession.id.alias("session_id"), SignInSession.last_seen_at.alias("seen"))
+           .join(SignInSession, on=(SignInSession.user == User.id))
+           .where((User.id == user_id) & (User.active == True)  # noqa: E712
+                  & (SignInSession.token_hash == token_hash(token)) & SignInSession.ended_at.is_null())
+           .objects().first())
+    if row is not None and now - row.seen > LAST_SEEN_EVERY:
+        with write_transaction():
+            SignInSession.update(last_seen_at=now).where(SignInSession.id == row.session_id).execute()
+    return row
+
+
+def end_session(token, now=None):
+    """End the session a cookie names (signing out)."""
+    if token:
+        with write_transaction():
+            (SignInSession.update(ended_at=now or utcnow())
+             .where((SignInSession.token_hash == token_hash(token)) & SignInSession.ended_at.is_null()).execute())
+
+
+def end_sessions(user_id, session_id=None, now=None):
+    """End one of a user's sessions, or all of them; returns how many ended."""
+    query = (SignInSession.update(ended_at=now or utcnow())
+             .where((SignInSession.user == user_id) & SignInSession.ended_at.is_null()))
+    if session_id is not None:
+        query = query.where(SignInSession.id == session_id)
+    with write_transaction():
+        return query.execute()

@@ -1,7 +1,7 @@
 """Signing in and out, and who the session's user is."""
 import math
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import format_time
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -11,11 +11,11 @@ from wtforms.validators import DataRequired, Length
 
 from portal.accounts import labels
 from portal.accounts import service as account_service
-from portal.accounts.models import User
+from portal.accounts.models import SignInSession
 from portal.core.clock import utcnow
 from portal.web.extensions import login_manager
 from portal.web.forms import EmptyForm, Form
-from portal.web.guards import database_down, home_for, safe_next
+from portal.web.guards import database_down, home_for, safe_next, session_token
 
 bp = Blueprint("auth", __name__)
 labels.register(bp)
@@ -29,7 +29,8 @@ def load_user(user_id):
     if database_down():
         # The outage page must not ask the unreachable database who is signed in (a second error).
         return None
-    return User.get_or_none((User.id == int(user_id)) & (User.active == True))  # noqa: E712
+    # The cookie alone is not enough: its session must still be open (signing out anywhere ends it).
+    return account_service.session_user(int(user_id), session_token())
 
 
 class LoginForm(Form):
@@ -72,6 +73,7 @@ def login_submit():
         return render_template("auth/login.html", form=form), 422
     # A fresh session on sign-in: nothing set before it (by anyone) survives.
     session.clear()
+    session["sid"] = account_service.start_session(user, request.user_agent.string, address)
     login_user(user)
     return redirect(safe_next(form.next.data) or home_for(user), code=303)
 
@@ -86,8 +88,51 @@ def logout():
 
 @bp.post("/logout")
 def logout_submit():
-    """Sign out and forget the session."""
+    """Sign out: the server-side session ends (every copy of the cookie with it), and the cookie is forgotten."""
+    account_service.end_session(session_token())
     logout_user()
     session.clear()
     flash(_("You have signed out."))
+    return redirect(url_for("auth.login"), code=303)
+
+
+@bp.get("/account/sessions")
+def list_sessions():
+    """Where this account is signed in: each open session, this one marked, each with a way to end it."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    sessions = list(SignInSession.open_for(current_user.id))
+    this = account_service.token_hash(session_token() or "")
+    return render_template("auth/sessions.html", sessions=sessions, this_hash=this, form=EmptyForm())
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+def end_session(session_id):
+    """End one of this account's sessions (another account's answers 404)."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    target = SignInSession.get_or_none((SignInSession.id == session_id) & (SignInSession.user == current_user.id))
+    if target is None:
+        abort(404)
+    account_service.end_sessions(current_user.id, target.id)
+    if target.token_hash == account_service.token_hash(session_token() or ""):
+        return _signed_out()
+    flash(_("That session is ended: whoever used it must sign in again."))
+    return redirect(url_for("auth.list_sessions"), code=303)
+
+
+@bp.post("/account/sessions/end-all")
+def end_all_sessions():
+    """Sign out everywhere: every session of this account ends, this one too."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    account_service.end_sessions(current_user.id)
+    return _signed_out(_("You are signed out everywhere."))
+
+
+def _signed_out(message=None):
+    """Forget this browser's session and go to the sign-in page."""
+    logout_user()
+    session.clear()
+    flash(message or _("You have signed out."))
     return redirect(url_for("auth.login"), code=303)

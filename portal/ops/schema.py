@@ -1,5 +1,5 @@
 """Every table of the portal, for the commands and checks that treat the schema as a whole."""
-from portal.accounts.models import LoginAttempt, User
+from portal.accounts.models import LoginAttempt, SignInSession, User
 from portal.audit.models import AuditLog
 from portal.core.calendar import CalendarOverride
 from portal.deposit.models import LedgerEntry
@@ -20,4 +20,4 @@ POSTGRES_SEARCH_INDEXES = ("shop_name_trgm", "shop_entity_name_trgm")
 MODELS = [Shop, User, LoginAttempt, CategoryRequirement, Violation, Dispute, Arrear, PayeeAccount,
           PayeeChange, RefundRequest, RefundEvent, LedgerEntry, CalendarOverride, ReasonCode, Notification,
           OutboxEmail, PayoutAttempt, WebhookEvent, AuditLog, RiskFlag, Ticket, TicketMessage, Attachment,
-          RefundAttachment, CannedReply, Widget, RateCounter]
+          RefundAttachment, CannedReply, Widget, RateCounter, SignInSession]

@@ -6,7 +6,9 @@ from flask import Blueprint, abort, current_app, flash, make_response, request, 
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.accounts.models import User
+from portal.accounts import service as account_service
+from portal.accounts.models import SignInSession, User
+from portal.accounts.service import token_hash
 from portal.core import money
 from portal.core.calendar import working_calendar
 from portal.core.clock import utcnow
@@ -26,7 +28,7 @@ from portal.tickets.forms import cleaned_files
 from portal.web import htmx
 from portal.web.extensions import login_manager
 from portal.web.forms import query_text
-from portal.web.guards import checks_session_itself, require_seller, session_user_id, signed_in_only
+from portal.web.guards import checks_session_itself, require_seller, session_token, session_user_id, signed_in_only
 
 bp = Blueprint("refunds", __name__, url_prefix="/refunds")
 labels.register(bp)
@@ -170,17 +172,23 @@ def show_request(request_id):
 def request_status(request_id):
     """The live status block; 204 without rendering anything when the page's version is current.
 
-    One query answers both "is this the signed-in seller's request?" and "what is its version?".
+    One query answers both "is this the signed-in seller's request, in a session still open?" and
+    "what is its version?".
     """
-    user_id = session_user_id()
-    if user_id is None:
+    user_id, token = session_user_id(), session_token()
+    if user_id is None or not token:
         return login_manager.unauthorized()
     version = (RefundRequest.select(RefundRequest.version)
                .join(User, on=(User.shop == RefundRequest.shop))
+               .join(SignInSession, on=(SignInSession.user == User.id))
                .where((RefundRequest.id == request_id) & (User.id == user_id) & (User.role == Role.SELLER)
-                      & (User.active == True))  # noqa: E712
+                      & (User.active == True)  # noqa: E712
+                      & (SignInSession.token_hash == token_hash(token)) & SignInSession.ended_at.is_null())
                .scalar())
     if version is None:
+        # Not this seller's request, or a session that has ended: the second is sent to sign in.
+        if account_service.session_user(user_id, token) is None:
+            return login_manager.unauthorized()
         abort(404)
     if request.args.get("v") == str(version):
         return make_response("", 204)

@@ -25,6 +25,11 @@ def session_user_id():
     return int(raw) if raw is not None and str(raw).isdigit() else None
 
 
+def session_token():
+    """The token of the signed-in browser's server-side session, as the signed cookie holds it."""
+    return session.get("sid")
+
+
 def signed_in_only():
     """A blueprint's ``before_request``: anonymous visitors are sent to sign in first."""
     view = current_app.view_functions.get(request.endpoint)
