@@ -38,8 +38,8 @@ REQUEST_STATE_FOR = {"desk.release_request": RefundState.ON_HOLD, "desk.start_pa
 NOT_FORMS = {"gateway.payout_event"}
 # Button-only posts: no text field to sweep (CSRF, on for all of them, is tested in test_security).
 BUTTON_ONLY = ["auth.end_all_sessions", "auth.end_session", "auth.logout_submit", "desk.assign_request",
-               "desk.assign_ticket", "desk.reveal_payee", "disputes.ask_platform", "notifications.mark_all_read", "widgets.revoke_widget",
-               "widgets.rotate_widget"]
+               "desk.assign_ticket", "desk.reveal_payee", "disputes.ask_platform", "notifications.mark_all_read",
+               "widgets.revoke_widget", "widgets.rotate_widget"]
 
 
 @pytest.fixture
