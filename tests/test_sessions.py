@@ -70,10 +70,10 @@ def test_the_sessions_page_lists_each_device_and_ends_one(app, seller):
     phone = signed_in_browser(app, agent="Phone browser")
     laptop = signed_in_browser(app, agent="Laptop browser")
     page = Page(laptop.get("/account/sessions").text)
-    items = page.find_all("li", attrs={"data-session": True})
-    assert {item.find("strong").text for item in items} == {"Phone browser", "Laptop browser"}
-    [this] = [item for item in items if item.find(attrs={"data-this-session": True})]
-    assert this.find("strong").text == "Laptop browser"
+    items = {" ".join(item.text.split(" ")[:2]): item for item in page.find_all("li", data_session=True)}
+    assert set(items) == {"Phone browser", "Laptop browser"}
+    assert len(page.find_all(data_this_session=True)) == 1
+    assert "本设备" in items["Laptop browser"].text and "本设备" not in items["Phone browser"].text
     phone_session = SignInSession.get(SignInSession.user_agent == "Phone browser")
     response = laptop.post(f"/account/sessions/{phone_session.id}/end")
     assert response.status_code == 303
