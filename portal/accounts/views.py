@@ -90,10 +90,7 @@ def logout():
 def logout_submit():
     """Sign out: the server-side session ends (every copy of the cookie with it), and the cookie is forgotten."""
     account_service.end_session(session_token())
-    logout_user()
-    session.clear()
-    flash(_("You have signed out."))
-    return redirect(url_for("auth.login"), code=303)
+    return _signed_out()
 
 
 @bp.get("/account/sessions")
